@@ -1,0 +1,190 @@
+using System.Globalization;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using RlActors.Policies.Grpo;
+using RlActors.Policies.Training;
+
+namespace RlActors.Host.Configuration;
+
+/// <summary>A parsed experiment file: its name, the trainer options and the text it came from.</summary>
+public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, string SourceText);
+
+/// <summary>
+/// Reads HOCON experiment files. Every key is listed in <see cref="Keys"/> with its meaning; an unknown key, a
+/// value of the wrong type or out of range is a <see cref="ConfigError"/> naming the key and the file.
+/// </summary>
+public static class ExperimentFile
+{
+    private delegate Experiment Setter(Experiment e, HoconValue v, string key);
+
+    private sealed record Key(string Name, string Doc, Setter Set);
+
+    private static readonly Key[] KeyTable =
+    [
+        new("name", "experiment name; output goes to runs/<name>/ unless --out is given", (e, v, k) => e with { Name = Str(v, k) }),
+        new("seed", "master seed (model init, data order, sampling)", (e, v, k) => e with { Options = e.Options with { Seed = (ulong)Long(v, k, 0) } }),
+        new("device", "torch device: cpu or cuda", (e, v, k) => e with { Options = e.Options with { Device = Str(v, k) } }),
+        new("log-every", "print a metrics line every N GRPO steps", (e, v, k) => e with { LogEvery = Int(v, k, 1) }),
+        new("model.d-model", "width of the residual stream", (e, v, k) => M(e, m => m with { DModel = Int(v, k, 1) })),
+        new("model.layers", "transformer blocks", (e, v, k) => M(e, m => m with { Layers = Int(v, k, 1) })),
+        new("model.heads", "attention heads (must divide d-model)", (e, v, k) => M(e, m => m with { Heads = Int(v, k, 1) })),
+        new("model.context", "longest prompt + completion in tokens", (e, v, k) => M(e, m => m with { Context = Int(v, k, 2) })),
+        new("model.mlp-ratio", "MLP width as a multiple of d-model", (e, v, k) => M(e, m => m with { MlpRatio = Int(v, k, 1) })),
+        new("task.min-ops", "fewest operations per problem", (e, v, k) => T(e, t => t with { MinOps = Int(v, k, 1) })),
+        new("task.max-ops", "most operations per problem", (e, v, k) => T(e, t => t with { MaxOps = Int(v, k, 1) })),
+        new("task.operand-digits", "digits per operand", (e, v, k) => T(e, t => t with { OperandDigits = Int(v, k, 1) })),
+        new("task.operators", "operators to draw from, a string over \"+-*\"", (e, v, k) => T(e, t => t with { Operators = Str(v, k) })),
+        new("sft.steps", "supervised warm-up steps (0 skips SFT)", (e, v, k) => S(e, s => s with { Steps = Int(v, k, 0) })),
+        new("sft.batch-size", "reference solutions per SFT step", (e, v, k) => S(e, s => s with { BatchSize = Int(v, k, 1) })),
+        new("sft.learning-rate", "SFT Adam learning rate", (e, v, k) => S(e, s => s with { LearningRate = Dbl(v, k) })),
+        new("sft.max-grad-norm", "SFT gradient clipping (0 disables)", (e, v, k) => S(e, s => s with { MaxGradNorm = Dbl(v, k) })),
+        new("grpo.steps", "GRPO steps after SFT", (e, v, k) => e with { Options = e.Options with { GrpoSteps = Int(v, k, 0) } }),
+        new("grpo.group-size", "completions per prompt (G)", (e, v, k) => G(e, g => g with { GroupSize = Int(v, k, 2) })),
+        new("grpo.prompts-per-step", "prompts per GRPO step", (e, v, k) => G(e, g => g with { PromptsPerStep = Int(v, k, 1) })),
+        new("grpo.learning-rate", "GRPO Adam learning rate", (e, v, k) => G(e, g => g with { LearningRate = Dbl(v, k) })),
+        new("grpo.adam-beta1", "Adam beta1", (e, v, k) => G(e, g => g with { AdamBeta1 = Dbl(v, k) })),
+        new("grpo.adam-beta2", "Adam beta2", (e, v, k) => G(e, g => g with { AdamBeta2 = Dbl(v, k) })),
+        new("grpo.adam-eps", "Adam epsilon", (e, v, k) => G(e, g => g with { AdamEps = Dbl(v, k) })),
+        new("grpo.clip-low", "PPO clip range below 1", (e, v, k) => G(e, g => g with { ClipLow = Dbl(v, k) })),
+        new("grpo.clip-high", "PPO clip range above 1", (e, v, k) => G(e, g => g with { ClipHigh = Dbl(v, k) })),
+        new("grpo.kl-coef", "weight of KL to the frozen reference (k3); 0 disables the reference", (e, v, k) => G(e, g => g with { KlCoef = Dbl(v, k) })),
+        new("grpo.normalize-std", "divide advantages by the group std", (e, v, k) => G(e, g => g with { NormalizeStd = Bool(v, k) })),
+        new("grpo.std-epsilon", "added to the std before dividing", (e, v, k) => G(e, g => g with { StdEpsilon = Dbl(v, k) })),
+        new("grpo.aggregation", "token-mean or sequence-mean", (e, v, k) => G(e, g => g with { Aggregation = Agg(v, k) })),
+        new("grpo.max-grad-norm", "gradient clipping (0 disables)", (e, v, k) => G(e, g => g with { MaxGradNorm = Dbl(v, k) })),
+        new("grpo.update-epochs", "PPO epochs per batch", (e, v, k) => G(e, g => g with { UpdateEpochs = Int(v, k, 1) })),
+        new("grpo.mini-batches", "minibatches per epoch", (e, v, k) => G(e, g => g with { MiniBatches = Int(v, k, 1) })),
+        new("grpo.temperature", "sampling temperature", (e, v, k) => G(e, g => g with { Temperature = Dbl(v, k) })),
+        new("grpo.top-k", "sampling top-k (0 keeps all)", (e, v, k) => G(e, g => g with { TopK = Int(v, k, 0) })),
+        new("grpo.max-new-tokens", "most tokens per completion", (e, v, k) => G(e, g => g with { MaxNewTokens = Int(v, k, 1) })),
+        new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
+        new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
+        new("eval.seed", "seed of the held-out set", (e, v, k) => e with { Options = e.Options with { EvalSeed = (ulong)Long(v, k, 0) } }),
+    ];
+
+    /// <summary>Every key an experiment file may set, with its meaning.</summary>
+    public static IEnumerable<(string Name, string Doc)> Keys => KeyTable.Select(k => (k.Name, k.Doc));
+
+    /// <summary>Reads <paramref name="path"/> and applies <paramref name="overrides"/> ("key=value").</summary>
+    public static Experiment Load(string path, IReadOnlyList<string> overrides)
+    {
+        if (!File.Exists(path)) throw new ConfigError($"experiment file not found: {path}");
+        string text = File.ReadAllText(path);
+        return Parse(text, path, overrides);
+    }
+
+    /// <summary>Parses experiment text; <paramref name="origin"/> names it in error messages.</summary>
+    public static Experiment Parse(string text, string origin, IReadOnlyList<string> overrides)
+    {
+        var extra = new List<string>();
+        foreach (var o in overrides)
+        {
+            int eq = o.IndexOf('=');
+            if (eq <= 0) throw new ConfigError($"--set expects key=value (got '{o}')");
+            string key = o[..eq].Trim();
+            if (KeyTable.All(k => k.Name != key)) throw new ConfigError($"--set {key}: unknown key{Suggest(key)}");
+            extra.Add($"{key} = {QuoteIfNeeded(o[(eq + 1)..].Trim())}");
+        }
+
+        Config config;
+        try { config = ConfigurationFactory.ParseString(text + "\n" + string.Join("\n", extra)); }
+        catch (Exception e) { throw new ConfigError($"{origin}: not valid HOCON: {e.Message}"); }
+
+        var exp = new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text);
+        if (config.Root is not null && config.Root.IsObject())
+        {
+            foreach (var (key, value) in Flatten(config.Root, ""))
+            {
+                var entry = KeyTable.FirstOrDefault(k => k.Name == key)
+                    ?? throw new ConfigError($"{origin}: unknown key '{key}'{Suggest(key)}");
+                exp = entry.Set(exp, value, $"{origin}: {key}");
+            }
+        }
+        try { exp.Options.Validate(); }
+        catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        if (string.IsNullOrWhiteSpace(exp.Name) || exp.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || exp.Name.Contains(' '))
+            throw new ConfigError($"{origin}: name must be a non-empty file name without spaces (got '{exp.Name}')");
+        return exp;
+    }
+
+    private static IEnumerable<(string Key, HoconValue Value)> Flatten(HoconValue value, string prefix)
+    {
+        foreach (var (k, v) in value.GetObject().Items)
+        {
+            string key = prefix.Length == 0 ? k : prefix + "." + k;
+            if (v.IsObject()) foreach (var inner in Flatten(v, key)) yield return inner;
+            else yield return (key, v);
+        }
+    }
+
+    private static string Suggest(string key)
+    {
+        var near = KeyTable.Select(k => k.Name).OrderBy(n => Levenshtein(n, key)).First();
+        return Levenshtein(near, key) <= 3 ? $" (did you mean '{near}'?)" : "; run 'rlactors keys' to list the keys";
+    }
+
+    private static int Levenshtein(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    private static string QuoteIfNeeded(string v) =>
+        v.Length > 0 && (v[0] == '"' || double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || v is "true" or "false")
+            ? v : "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    private static Experiment M(Experiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
+    private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
+    private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
+    private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
+
+    private static string Raw(HoconValue v, string key)
+    {
+        if (v.IsArray()) throw new ConfigError($"{key}: expected a single value, got a list");
+        return v.GetString() ?? throw new ConfigError($"{key}: missing value");
+    }
+
+    private static string Str(HoconValue v, string key) => Raw(v, key);
+
+    private static long Long(HoconValue v, string key, long min)
+    {
+        string s = Raw(v, key);
+        if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x)) throw new ConfigError($"{key}: expected an integer, got '{s}'");
+        if (x < min) throw new ConfigError($"{key}: must be >= {min}, got {x}");
+        return x;
+    }
+
+    private static int Int(HoconValue v, string key, int min)
+    {
+        long x = Long(v, key, min);
+        if (x > int.MaxValue) throw new ConfigError($"{key}: {x} is too large");
+        return (int)x;
+    }
+
+    private static double Dbl(HoconValue v, string key)
+    {
+        string s = Raw(v, key);
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !double.IsFinite(x))
+            throw new ConfigError($"{key}: expected a number, got '{s}'");
+        return x;
+    }
+
+    private static bool Bool(HoconValue v, string key) => Raw(v, key) switch
+    {
+        "true" or "on" or "yes" => true,
+        "false" or "off" or "no" => false,
+        var s => throw new ConfigError($"{key}: expected true or false, got '{s}'"),
+    };
+
+    private static LossAggregation Agg(HoconValue v, string key) => Raw(v, key) switch
+    {
+        "token-mean" => LossAggregation.TokenMean,
+        "sequence-mean" => LossAggregation.SequenceMean,
+        var s => throw new ConfigError($"{key}: expected token-mean or sequence-mean, got '{s}'"),
+    };
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using RlActors.Host.Configuration;
+using RlActors.Policies.Grpo;
+using RlActors.Policies.Training;
+
+namespace RlActors.Host;
+
+/// <summary>The library trainer behind <c>run</c>: SFT, then GRPO, no actors. Writes metrics.jsonl, eval.jsonl,
+/// summary.json, the resolved experiment text and the final weights into the output folder.</summary>
+public static class LibraryRun
+{
+    /// <summary>Runs the experiment in <paramref name="path"/>; returns the exit code.</summary>
+    public static Task<int> Execute(string path, IReadOnlyList<string> overrides, string? outDir, TextWriter log, CancellationToken ct)
+    {
+        var exp = ExperimentFile.Load(path, overrides); // throws ConfigError before anything is written
+        var o = exp.Options;
+        string dir = outDir ?? Path.Combine("runs", exp.Name, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new ConfigError($"output folder {dir} already exists and is not empty");
+
+        var total = Stopwatch.StartNew();
+        using var trainer = new ArithmeticRlvr(o);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
+        log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
+                      $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', " +
+                      $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");
+        log.WriteLine($"output: {dir}");
+
+        using var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"));
+        using var evals = new StreamWriter(Path.Combine(dir, "eval.jsonl"));
+        double Eval(string phase, int step)
+        {
+            var r = trainer.Evaluate();
+            log.WriteLine($"[eval] {phase,-4} step {step,5}  accuracy {r.Accuracy:P1}  step-accuracy {r.StepAccuracy:P1}  on {r.Problems} held-out problems");
+            evals.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["phase"] = phase, ["step"] = step, ["accuracy"] = r.Accuracy, ["step_accuracy"] = r.StepAccuracy,
+                ["statuses"] = r.Statuses.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value),
+            }));
+            evals.Flush();
+            return r.Accuracy;
+        }
+
+        var sftWatch = Stopwatch.StartNew();
+        trainer.RunSft((s, loss) =>
+        {
+            ct.ThrowIfCancellationRequested();
+            if (s % 50 == 0 || s == o.Sft.Steps) log.WriteLine($"[sft]  step {s,5}/{o.Sft.Steps}  loss {loss:F4}  ({sftWatch.Elapsed.TotalSeconds:F1} s)");
+        });
+        double sftAccuracy = Eval("sft", 0);
+
+        var grpoWatch = Stopwatch.StartNew();
+        for (int step = 1; step <= o.GrpoSteps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var m = trainer.GrpoStep();
+            var row = new Dictionary<string, object> { ["step"] = step };
+            foreach (var (k, v) in m) row[k] = v;
+            metrics.WriteLine(JsonSerializer.Serialize(row));
+            if (step % exp.LogEvery == 0 || step == o.GrpoSteps)
+            {
+                metrics.Flush();
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[grpo] step {step,5}/{o.GrpoSteps}  reward_mean {m[GrpoMetrics.RewardMean]:F3}  accuracy {m[GrpoMetrics.Accuracy]:F3}  " +
+                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000}  clip_frac {m[GrpoMetrics.ClipFrac]:F3}  approx_kl {m[GrpoMetrics.ApproxKl]:E1}  " +
+                    $"entropy {m[GrpoMetrics.Entropy]:F3}  zero_std_groups {m[GrpoMetrics.ZeroStdGroups]:F0}/{o.Grpo.PromptsPerStep}  " +
+                    $"({grpoWatch.Elapsed.TotalSeconds / step:F2} s/step)"));
+            }
+            if (o.EvalEvery > 0 && step % o.EvalEvery == 0 && step != o.GrpoSteps) Eval("grpo", step);
+        }
+        var final = trainer.Evaluate();
+        evals.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["phase"] = "final", ["step"] = o.GrpoSteps, ["accuracy"] = final.Accuracy, ["step_accuracy"] = final.StepAccuracy }));
+        File.WriteAllBytes(Path.Combine(dir, "policy.weights"), trainer.Policy.SaveWeights());
+        var summary = new Dictionary<string, object>
+        {
+            ["name"] = exp.Name, ["seed"] = o.Seed, ["sft_accuracy"] = sftAccuracy, ["final_accuracy"] = final.Accuracy,
+            ["gain_points"] = 100 * (final.Accuracy - sftAccuracy), ["grpo_steps"] = o.GrpoSteps, ["eval_problems"] = o.EvalProblems,
+            ["seconds"] = total.Elapsed.TotalSeconds,
+        };
+        File.WriteAllText(Path.Combine(dir, "summary.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: held-out accuracy {sftAccuracy:P1} after SFT -> {final.Accuracy:P1} after GRPO " +
+                      $"({100 * (final.Accuracy - sftAccuracy):+0.0;-0.0} points)");
+        return Task.FromResult(0);
+    }
+}

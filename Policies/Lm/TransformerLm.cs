@@ -1,0 +1,222 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace RlActors.Policies.Lm;
+
+/// <summary>
+/// A GPT-style causal transformer language model (pre-norm blocks, learned positions, untied head).
+/// Inputs are left-padded batches: each row has its own positions and a key mask, so prompts of different
+/// lengths share one batch. Sampling uses a per-layer key/value cache.
+/// Field order is part of the checkpoint format.
+/// </summary>
+public sealed class TransformerLm : Module<Tensor, Tensor>
+{
+    private readonly Embedding tok;
+    private readonly Embedding pos;
+    private readonly ModuleList<Block> blocks;
+    private readonly LayerNorm lnF;
+    private readonly Linear head;
+
+    /// <summary>The model's shape.</summary>
+    public LmConfig Config { get; }
+
+    /// <summary>Builds a model and initialises it from <paramref name="initSeed"/> with a private generator
+    /// (GPT-2 scheme: N(0, 0.02) weights, zero biases, residual projections scaled by 1/√(2·layers)).</summary>
+    public TransformerLm(LmConfig config, long initSeed, Device? device = null) : base(nameof(TransformerLm))
+    {
+        config.Validate();
+        Config = config;
+        tok = Embedding(config.VocabSize, config.DModel);
+        pos = Embedding(config.Context, config.DModel);
+        blocks = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
+        lnF = LayerNorm(config.DModel);
+        head = Linear(config.DModel, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        Initialise(initSeed);
+        if (device is not null && device.type != DeviceType.CPU) this.to(device);
+    }
+
+    private void Initialise(long seed)
+    {
+        using var gen = new Generator((ulong)seed);
+        using var _ = no_grad();
+        double residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.Contains("ln")) { if (name.EndsWith("weight")) p.fill_(1.0); else p.zero_(); }
+            else if (name.EndsWith("bias")) p.zero_();
+            else if (name.EndsWith("proj.weight")) init.normal_(p, 0, residualStd, gen);
+            else init.normal_(p, 0, 0.02, gen);
+        }
+    }
+
+    /// <summary>Device the parameters live on.</summary>
+    public Device Device => head.weight!.device;
+
+    /// <summary>Plain forward for right-aligned, unpadded input [B, T]: logits [B, T, V].</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        long t = tokens.shape[1];
+        using var positions = arange(t, dtype: int64, device: tokens.device).unsqueeze(0).expand(tokens.shape[0], t);
+        using var keyValid = ones(tokens.shape[0], t, dtype: ScalarType.Bool, device: tokens.device);
+        return Forward(tokens, positions, keyValid, null);
+    }
+
+    /// <summary>
+    /// Forward pass. <paramref name="tokens"/> and <paramref name="positions"/> are [B, Tq]; <paramref name="keyValid"/>
+    /// is [B, Tk] (true where a key is a real token; Tk = cached length + Tq). With a cache, the new keys and values
+    /// are appended to it. Returns logits [B, Tq, V].
+    /// </summary>
+    public Tensor Forward(Tensor tokens, Tensor positions, Tensor keyValid, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long tq = tokens.shape[1], tk = keyValid.shape[1];
+        if (tk > Config.Context) throw new ArgumentException($"sequence of {tk} tokens exceeds model.context = {Config.Context}");
+        // mask[b, 1, i, j] = key j is visible from query i: causal, a real token, or the query itself (so that a
+        // padding row never has an empty softmax).
+        var qIndex = arange(tk - tq, tk, device: tokens.device).unsqueeze(1);
+        var kIndex = arange(tk, device: tokens.device).unsqueeze(0);
+        var causal = kIndex.le(qIndex);
+        var diagonal = kIndex.eq(qIndex);
+        var visible = causal.unsqueeze(0).logical_and(keyValid.unsqueeze(1)).logical_or(diagonal.unsqueeze(0));
+        var bias = zeros(visible.shape, dtype: tok.weight!.dtype, device: tokens.device)
+            .masked_fill(visible.logical_not(), float.NegativeInfinity).unsqueeze(1);
+        var x = tok.call(tokens) + pos.call(positions);
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, bias, cache?.Layers[i]);
+        var logits = head.call(lnF.call(x));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Serialises the weights (TorchSharp's format) into bytes.</summary>
+    public byte[] SaveWeights()
+    {
+        using var ms = new MemoryStream();
+        save(ms);
+        return ms.ToArray();
+    }
+
+    /// <summary>Loads weights saved by <see cref="SaveWeights"/>; a checkpoint of another shape throws with both shapes named.</summary>
+    public void LoadWeights(byte[] bytes)
+    {
+        using var ms = new MemoryStream(bytes, writable: false);
+        try { load(ms); }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException or IOException)
+        {
+            throw new InvalidDataException($"policy weights do not fit a model of shape {Config}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Copies the weights of <paramref name="other"/> (same shape) into this model.</summary>
+    public void CopyWeightsFrom(TransformerLm other) => LoadWeights(other.SaveWeights());
+
+    /// <summary>A pre-norm transformer block.</summary>
+    internal sealed class Block : Module<Tensor, Tensor>
+    {
+        private readonly LayerNorm ln1;
+        private readonly CausalSelfAttention attn;
+        private readonly LayerNorm ln2;
+        private readonly Linear fc;
+        private readonly Linear proj;
+
+        public Block(LmConfig c, int index) : base($"block{index}")
+        {
+            ln1 = LayerNorm(c.DModel);
+            attn = new CausalSelfAttention(c);
+            ln2 = LayerNorm(c.DModel);
+            fc = Linear(c.DModel, c.DModel * c.MlpRatio);
+            proj = Linear(c.DModel * c.MlpRatio, c.DModel);
+            RegisterComponents();
+        }
+
+        public Tensor Forward(Tensor x, Tensor bias, LayerCache? cache)
+        {
+            x = x + attn.Forward(ln1.call(x), bias, cache);
+            return x + proj.call(functional.gelu(fc.call(ln2.call(x))));
+        }
+
+        public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(x, bias, cache)");
+    }
+
+    /// <summary>Multi-head causal self-attention with an optional key/value cache.</summary>
+    internal sealed class CausalSelfAttention : Module<Tensor, Tensor>
+    {
+        private readonly Linear qkv;
+        private readonly Linear proj;
+        private readonly int heads;
+        private readonly int headDim;
+
+        public CausalSelfAttention(LmConfig c) : base("attn")
+        {
+            heads = c.Heads;
+            headDim = c.DModel / c.Heads;
+            qkv = Linear(c.DModel, 3 * c.DModel);
+            proj = Linear(c.DModel, c.DModel);
+            RegisterComponents();
+        }
+
+        public Tensor Forward(Tensor x, Tensor bias, LayerCache? cache)
+        {
+            long b = x.shape[0], t = x.shape[1], d = x.shape[2];
+            var parts = qkv.call(x).view(b, t, 3, heads, headDim).permute(2, 0, 3, 1, 4); // 3, B, H, T, Dh
+            var q = parts[0];
+            var k = parts[1];
+            var v = parts[2];
+            if (cache is not null) (k, v) = cache.Append(k, v);
+            var y = functional.scaled_dot_product_attention(q, k, v, attn_mask: bias);
+            return proj.call(y.transpose(1, 2).reshape(b, t, d));
+        }
+
+        public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(x, bias, cache)");
+    }
+}
+
+/// <summary>Keys and values of one layer, preallocated for the whole generation.</summary>
+public sealed class LayerCache : IDisposable
+{
+    private readonly Tensor keys;   // B, H, Tmax, Dh
+    private readonly Tensor values;
+    /// <summary>Number of positions filled so far.</summary>
+    public long Length { get; private set; }
+
+    internal LayerCache(long batch, long heads, long maxLength, long headDim, ScalarType dtype, Device device)
+    {
+        keys = zeros(new[] { batch, heads, maxLength, headDim }, dtype: dtype, device: device);
+        values = zeros(new[] { batch, heads, maxLength, headDim }, dtype: dtype, device: device);
+    }
+
+    internal (Tensor Keys, Tensor Values) Append(Tensor k, Tensor v)
+    {
+        long t = k.shape[2];
+        using (no_grad())
+        {
+            keys.narrow(2, Length, t).copy_(k);
+            values.narrow(2, Length, t).copy_(v);
+        }
+        Length += t;
+        return (keys.narrow(2, 0, Length), values.narrow(2, 0, Length));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() { keys.Dispose(); values.Dispose(); }
+}
+
+/// <summary>A key/value cache for every layer of a <see cref="TransformerLm"/>, for one batch of generations.</summary>
+public sealed class KvCache : IDisposable
+{
+    /// <summary>Per-layer caches.</summary>
+    public IReadOnlyList<LayerCache> Layers { get; }
+
+    /// <summary>Allocates a cache for <paramref name="batch"/> rows of up to <paramref name="maxLength"/> positions.</summary>
+    public KvCache(TransformerLm model, long batch, long maxLength)
+    {
+        var c = model.Config;
+        var dtype = model.parameters().First().dtype;
+        Layers = Enumerable.Range(0, c.Layers)
+            .Select(_ => new LayerCache(batch, c.Heads, maxLength, c.DModel / c.Heads, dtype, model.Device)).ToArray();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() { foreach (var l in Layers) l.Dispose(); }
+}

@@ -1,0 +1,69 @@
+using RlActors.Environments.Arithmetic;
+using RlActors.Policies.Lm;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RlActors.Policies.Training;
+
+/// <summary>Supervised fine-tuning hyperparameters (config keys under <c>sft.</c>).</summary>
+public sealed record SftOptions
+{
+    /// <summary>Optimizer steps. 250 steps of batch 64 take a d-64 model to 52–60% greedy accuracy on 1–3 one-digit ops.</summary>
+    public int Steps { get; init; } = 250;
+    /// <summary>Reference solutions per step.</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Adam learning rate.</summary>
+    public double LearningRate { get; init; } = 3e-3;
+    /// <summary>Clip the gradient norm to this value; 0 disables.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
+    public void Validate()
+    {
+        if (Steps < 0) throw new ArgumentException($"sft.steps must be >= 0 (got {Steps})");
+        if (BatchSize < 1) throw new ArgumentException($"sft.batch-size must be >= 1 (got {BatchSize})");
+        if (!(LearningRate > 0)) throw new ArgumentException($"sft.learning-rate must be > 0 (got {LearningRate})");
+    }
+}
+
+/// <summary>
+/// Teacher-forced cross-entropy on reference solutions: turns a random model into an imperfect solver, the
+/// starting point for RL. Loss covers the completion tokens, the end token included.
+/// </summary>
+public sealed class SftTrainer : IDisposable
+{
+    private readonly TransformerLm model;
+    private readonly SftOptions options;
+    private readonly Adam optimizer;
+
+    /// <summary>Trains <paramref name="model"/> in place.</summary>
+    public SftTrainer(TransformerLm model, SftOptions options)
+    {
+        options.Validate();
+        this.model = model;
+        this.options = options;
+        optimizer = optim.Adam(model.parameters(), options.LearningRate);
+    }
+
+    /// <summary>One optimizer step on the next batch of <paramref name="data"/>; returns the mean token loss.</summary>
+    public double Step(ArithmeticDataset data)
+    {
+        model.train();
+        var problems = data.NextBatch(options.BatchSize);
+        using var scope = NewDisposeScope();
+        var completions = problems.Select(ArithmeticLm.ReferenceIds).ToList();
+        using var batch = SequenceBatch.Build(problems.Select(ArithmeticLm.PromptIds).ToList(), completions, CharTokenizer.Pad, model.Device);
+        var mask = tensor(LmScoring.CompletionMask(completions, batch.CompletionLength, CharTokenizer.Eos, CharTokenizer.Pad),
+            new long[] { completions.Count, batch.CompletionLength }, device: model.Device);
+        var (logp, _) = LmScoring.CompletionLogProbs(model, batch);
+        var loss = -(logp * mask).sum() / mask.sum();
+        optimizer.zero_grad();
+        loss.backward();
+        if (options.MaxGradNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.MaxGradNorm);
+        optimizer.step();
+        return loss.item<float>();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => optimizer.Dispose();
+}
