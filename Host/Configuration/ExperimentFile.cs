@@ -37,6 +37,8 @@ public static class ExperimentFile
         new("sft.steps", "supervised warm-up steps (0 skips SFT)", (e, v, k) => S(e, s => s with { Steps = Int(v, k, 0) })),
         new("sft.batch-size", "reference solutions per SFT step", (e, v, k) => S(e, s => s with { BatchSize = Int(v, k, 1) })),
         new("sft.learning-rate", "SFT Adam learning rate", (e, v, k) => S(e, s => s with { LearningRate = Dbl(v, k) })),
+        new("sft.warmup-steps", "linear learning-rate warm-up steps", (e, v, k) => S(e, s => s with { WarmupSteps = Int(v, k, 0) })),
+        new("sft.final-lr-fraction", "cosine decay to this fraction of the learning rate (1: constant)", (e, v, k) => S(e, s => s with { FinalLrFraction = Dbl(v, k) })),
         new("sft.max-grad-norm", "SFT gradient clipping (0 disables)", (e, v, k) => S(e, s => s with { MaxGradNorm = Dbl(v, k) })),
         new("grpo.steps", "GRPO steps after SFT", (e, v, k) => e with { Options = e.Options with { GrpoSteps = Int(v, k, 0) } }),
         new("grpo.group-size", "completions per prompt (G)", (e, v, k) => G(e, g => g with { GroupSize = Int(v, k, 2) })),

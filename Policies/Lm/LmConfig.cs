@@ -4,7 +4,7 @@ namespace RlActors.Policies.Lm;
 public sealed record LmConfig
 {
     /// <summary>Number of token ids (the tokenizer's vocabulary size).</summary>
-    public int VocabSize { get; init; } = 22;
+    public int VocabSize { get; init; } = 23;
     /// <summary>Width of the residual stream.</summary>
     public int DModel { get; init; } = 64;
     /// <summary>Number of transformer blocks.</summary>

@@ -47,8 +47,10 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
         {
             if (name.Contains("ln")) { if (name.EndsWith("weight")) p.fill_(1.0); else p.zero_(); }
             else if (name.EndsWith("bias")) p.zero_();
-            else if (name.EndsWith("proj.weight")) init.normal_(p, 0, residualStd, gen);
-            else init.normal_(p, 0, 0.02, gen);
+            // Tensor.normal_ rather than nn.init.normal_: in TorchSharp 0.107 the latter ignores its generator
+            // argument and draws from the process-wide one.
+            else if (name.EndsWith("proj.weight")) p.normal_(0, residualStd, gen);
+            else p.normal_(0, 0.02, gen);
         }
     }
 

@@ -16,6 +16,10 @@ public sealed record SftOptions
     public double LearningRate { get; init; } = 3e-3;
     /// <summary>Clip the gradient norm to this value; 0 disables.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Steps of linear learning-rate warm-up from 0.</summary>
+    public int WarmupSteps { get; init; } = 20;
+    /// <summary>Cosine decay of the learning rate over <see cref="Steps"/> down to this fraction of it (1 keeps it constant).</summary>
+    public double FinalLrFraction { get; init; } = 0.1;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
     public void Validate()
@@ -23,6 +27,8 @@ public sealed record SftOptions
         if (Steps < 0) throw new ArgumentException($"sft.steps must be >= 0 (got {Steps})");
         if (BatchSize < 1) throw new ArgumentException($"sft.batch-size must be >= 1 (got {BatchSize})");
         if (!(LearningRate > 0)) throw new ArgumentException($"sft.learning-rate must be > 0 (got {LearningRate})");
+        if (WarmupSteps < 0) throw new ArgumentException($"sft.warmup-steps must be >= 0 (got {WarmupSteps})");
+        if (!(FinalLrFraction is >= 0 and <= 1)) throw new ArgumentException($"sft.final-lr-fraction must be in [0, 1] (got {FinalLrFraction})");
     }
 }
 
@@ -35,6 +41,7 @@ public sealed class SftTrainer : IDisposable
     private readonly TransformerLm model;
     private readonly SftOptions options;
     private readonly Adam optimizer;
+    private int step;
 
     /// <summary>Trains <paramref name="model"/> in place.</summary>
     public SftTrainer(TransformerLm model, SftOptions options)
@@ -60,8 +67,19 @@ public sealed class SftTrainer : IDisposable
         optimizer.zero_grad();
         loss.backward();
         if (options.MaxGradNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.MaxGradNorm);
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = LearningRateAt(step);
         optimizer.step();
+        step++;
         return loss.item<float>();
+    }
+
+    /// <summary>Learning rate of step <paramref name="t"/> (0-based): linear warm-up, then cosine decay.</summary>
+    public double LearningRateAt(int t)
+    {
+        double warm = options.WarmupSteps > 0 ? Math.Min(1.0, (t + 1.0) / options.WarmupSteps) : 1.0;
+        double progress = options.Steps > 1 ? Math.Min(1.0, (double)t / (options.Steps - 1)) : 0.0;
+        double cosine = options.FinalLrFraction + (1 - options.FinalLrFraction) * 0.5 * (1 + Math.Cos(Math.PI * progress));
+        return options.LearningRate * warm * cosine;
     }
 
     /// <inheritdoc />
