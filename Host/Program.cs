@@ -25,6 +25,22 @@ run.SetAction((pr, ct) =>
     return Cli.Guard(() => LibraryRun.Execute(pr.GetValue(fileArgument)!, overrides, pr.GetValue(outOption), Console.Out, ct));
 });
 
+var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated seeds, e.g. 1,2,3", DefaultValueFactory = _ => "1,2,3" };
+var reportOption = new Option<string>("--report") { Description = "Folder for the Markdown table and PNG curves", DefaultValueFactory = _ => "docs/learning" };
+var sweepFile = new Argument<string>("experiment-file") { Description = "HOCON experiment file" };
+var sweepSet = new Option<string[]>("--set") { Description = "Override a key (repeatable)", DefaultValueFactory = _ => [] };
+var sweep = new Command("sweep", "Run an experiment over several seeds and write a table and learning curves (evidence runs)")
+{
+    sweepFile, seedsOption, sweepSet, reportOption,
+};
+sweep.SetAction((pr, ct) => Cli.Guard(() =>
+{
+    var seeds = new List<ulong>();
+    foreach (var part in pr.GetValue(seedsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        seeds.Add(ulong.TryParse(part, out var s) ? s : throw new ConfigError($"--seeds: '{part}' is not a non-negative integer"));
+    return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, Console.Out, ct);
+}));
+
 var keys = new Command("keys", "List every key an experiment file may set, with its meaning");
 keys.SetAction(_ =>
 {
@@ -32,7 +48,7 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

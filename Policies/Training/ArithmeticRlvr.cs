@@ -145,11 +145,7 @@ public sealed class ArithmeticRlvr : IDisposable
     }
 
     /// <summary>The sampling generator's state (to checkpoint a run).</summary>
-    public byte[] SamplerState()
-    {
-        using var state = sampler.get_state();
-        return state.bytes.ToArray();
-    }
+    public byte[] SamplerState() => RngState.Save(sampler);
 
     /// <inheritdoc />
     public void Dispose()
