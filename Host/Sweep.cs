@@ -100,7 +100,7 @@ public static class Sweep
         sb.AppendLine();
         sb.AppendLine("```");
         var sets = string.Concat(overrides.Select(o => $" --set {o}"));
-        sb.AppendLine($"dotnet run -c Release --project Host -- sweep {path} --seeds {string.Join(',', seeds)}{sets} --report {reportDir}");
+        sb.AppendLine($"dotnet run --project Host -- sweep {path} --seeds {string.Join(',', seeds)}{sets} --report {reportDir}");
         sb.AppendLine("```");
         sb.AppendLine();
         sb.AppendLine($"Generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores. Held-out greedy accuracy on {exp.Options.EvalProblems} fixed problems (eval seed {exp.Options.EvalSeed}).");
