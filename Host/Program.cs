@@ -13,17 +13,44 @@ var outOption = new Option<string?>("--out") { Description = "Output folder (def
 var nameOption = new Option<string?>("--name") { Description = "Experiment name (overrides the file's name key)" };
 var fileArgument = new Argument<string>("experiment-file") { Description = "HOCON experiment file, e.g. examples/arithmetic-grpo.conf" };
 
-var run = new Command("run", "Run an experiment to the end: SFT warm-up, then GRPO, printing per-step metrics and writing metrics.jsonl")
-{
-    fileArgument, nameOption, stepsOption, setOption, outOption,
-};
-run.SetAction((pr, ct) =>
+var portOption = new Option<int?>("--port") { Description = "TCP port of this cluster node (default: a free port)" };
+var hostnameOption = new Option<string>("--hostname") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
+var publicHostnameOption = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (default: --hostname)" };
+
+List<string> Overrides(ParseResult pr)
 {
     var overrides = (pr.GetValue(setOption) ?? []).ToList();
     if (pr.GetValue(stepsOption) is int steps) overrides.Add($"grpo.steps={steps}");
     if (pr.GetValue(nameOption) is string name) overrides.Add($"name={name}");
-    return Cli.Guard(() => LibraryRun.Execute(pr.GetValue(fileArgument)!, overrides, pr.GetValue(outOption), Console.Out, ct));
-});
+    return overrides;
+}
+
+var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime")
+{
+    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption,
+};
+run.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr),
+    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption)), Console.Out, ct)));
+
+var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
+{
+    fileArgument, nameOption, stepsOption, setOption, outOption,
+};
+train.SetAction((pr, ct) => Cli.Guard(() => LibraryRun.Execute(pr.GetValue(fileArgument)!, Overrides(pr), pr.GetValue(outOption), Console.Out, ct)));
+
+var seedOption = new Option<string>("--seed") { Description = "HOST:PORT of the running host (printed by 'run')", Required = true };
+var rolesOption = new Option<string>("--roles") { Description = "Comma-separated roles: sampler, reward", DefaultValueFactory = _ => "sampler,reward" };
+var pluginOption = new Option<string[]>("--plugin") { Description = "Reward plug-in assembly to make available on this node (repeatable)", DefaultValueFactory = _ => [] };
+var samplersOption = new Option<int>("--samplers") { Description = "Sampler actors on this node", DefaultValueFactory = _ => 1 };
+var deviceOption = new Option<string>("--device") { Description = "Torch device of the samplers: cpu or cuda", DefaultValueFactory = _ => "cpu" };
+var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves")
+{
+    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption,
+};
+node.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Node(new ClusterRun.NodeArgs(pr.GetValue(seedOption)!,
+    pr.GetValue(rolesOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(pluginOption) ?? [],
+    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!), Console.Out, ct)));
 
 var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated seeds, e.g. 1,2,3", DefaultValueFactory = _ => "1,2,3" };
 var reportOption = new Option<string>("--report") { Description = "Folder for the Markdown table and PNG curves", DefaultValueFactory = _ => "docs/learning" };
@@ -48,7 +75,7 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, sweep, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, node, train, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

@@ -1,13 +1,21 @@
 using System.Globalization;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
+using RlActors.Actors.Experiment;
+using RlActors.Actors.Protocol;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
 
 namespace RlActors.Host.Configuration;
 
 /// <summary>A parsed experiment file: its name, the trainer options and the text it came from.</summary>
-public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, string SourceText);
+public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, string SourceText)
+{
+    /// <summary>Scheduling of the actor runtime.</summary>
+    public RuntimeOptions Runtime { get; init; } = new();
+    /// <summary>Reward components, combined by weight. Default: the arithmetic outcome verifier alone.</summary>
+    public IReadOnlyList<RewardSpecDto> Rewards { get; init; } = [new RewardSpecDto("outcome", null, 1.0, 10)];
+}
 
 /// <summary>
 /// Reads HOCON experiment files. Every key is listed in <see cref="Keys"/> with its meaning; an unknown key, a
@@ -61,6 +69,12 @@ public static class ExperimentFile
         new("grpo.max-new-tokens", "most tokens per completion", (e, v, k) => G(e, g => g with { MaxNewTokens = Int(v, k, 1) })),
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
+        new("runtime.max-staleness", "0: synchronous on-policy; n > 0: samplers may run n policy versions ahead, older rollouts are dropped", (e, v, k) => R(e, r => r with { MaxStaleness = Int(v, k, 0) })),
+        new("runtime.prompts-per-slot", "prompts per unit of sampler work", (e, v, k) => R(e, r => r with { PromptsPerSlot = Int(v, k, 1) })),
+        new("runtime.slot-timeout", "seconds before an unreturned slot goes to another sampler", (e, v, k) => R(e, r => r with { SlotTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
+        new("runtime.score-timeout", "seconds before an unanswered scoring request is sent again", (e, v, k) => R(e, r => r with { ScoreTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
+        new("runtime.samplers-per-node", "sampler actors on each node with the sampler role", (e, v, k) => R(e, r => r with { SamplersPerNode = Int(v, k, 1) })),
+        new("rewards", "list of reward components: [{ type = \"outcome\" | \"Ns.Type, Assembly\", assembly = \"path.dll\", weight = 1.0, timeout = 10 }]", (e, v, k) => e with { Rewards = RewardList(v, k) }),
         new("eval.seed", "seed of the held-out set", (e, v, k) => e with { Options = e.Options with { EvalSeed = (ulong)Long(v, k, 0) } }),
     ];
 
@@ -102,7 +116,7 @@ public static class ExperimentFile
                 exp = entry.Set(exp, value, $"{origin}: {key}");
             }
         }
-        try { exp.Options.Validate(); }
+        try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); }
         catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
         if (string.IsNullOrWhiteSpace(exp.Name) || exp.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || exp.Name.Contains(' '))
             throw new ConfigError($"{origin}: name must be a non-empty file name without spaces (got '{exp.Name}')");
@@ -144,6 +158,38 @@ public static class ExperimentFile
     private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
+
+    private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
+
+    private static double Pos(HoconValue v, string key)
+    {
+        double x = Dbl(v, key);
+        if (x <= 0) throw new ConfigError($"{key}: must be > 0, got {x}");
+        return x;
+    }
+
+    private static IReadOnlyList<RewardSpecDto> RewardList(HoconValue v, string key)
+    {
+        if (!v.IsArray()) throw new ConfigError($"{key}: expected a list of {{ type = ..., assembly = ..., weight = ... }}");
+        var list = new List<RewardSpecDto>();
+        int i = 0;
+        foreach (var item in v.GetArray())
+        {
+            string at = $"{key}[{i++}]";
+            if (!item.IsObject()) throw new ConfigError($"{at}: expected an object with a type");
+            var items = item.GetObject().Items;
+            foreach (var name in items.Keys)
+                if (name is not ("type" or "assembly" or "weight" or "timeout"))
+                    throw new ConfigError($"{at}.{name}: unknown key (expected type, assembly, weight, timeout)");
+            if (!items.TryGetValue("type", out var type)) throw new ConfigError($"{at}.type: missing");
+            string? assembly = items.TryGetValue("assembly", out var a) ? Str(a, $"{at}.assembly") : null;
+            double weight = items.TryGetValue("weight", out var w) ? Dbl(w, $"{at}.weight") : 1.0;
+            double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : 10;
+            list.Add(new RewardSpecDto(Str(type, $"{at}.type"), assembly, weight, timeout));
+        }
+        if (list.Count == 0) throw new ConfigError($"{key}: at least one reward is needed");
+        return list;
+    }
 
     private static string Raw(HoconValue v, string key)
     {

@@ -117,29 +117,46 @@ public sealed class ArithmeticRlvr : IDisposable
         double sampleSeconds = watch.Elapsed.TotalSeconds;
 
         // 2. Score each completion with the verifier.
-        var rewards = new float[prompts.Count];
+        var groups = new List<ScoredGroup>();
+        var rewards = new List<float>();
         int correct = 0;
-        for (int i = 0; i < prompts.Count; i++)
+        for (int p = 0; p < problems.Count; p++)
         {
-            var problem = problems[i / g.GroupSize];
-            var parsed = StepParser.Parse(sample.Completions[i], ArithmeticLm.Tokenizer);
-            rewards[i] = (float)reward(problem, parsed);
-            if (ArithmeticVerifier.IsCorrect(problem, parsed)) correct++;
+            var completions = sample.Completions.Skip(p * g.GroupSize).Take(g.GroupSize).ToArray();
+            var groupRewards = new float[g.GroupSize];
+            for (int j = 0; j < g.GroupSize; j++)
+            {
+                var parsed = StepParser.Parse(completions[j], ArithmeticLm.Tokenizer);
+                groupRewards[j] = (float)reward(problems[p], parsed);
+                if (ArithmeticVerifier.IsCorrect(problems[p], parsed)) correct++;
+            }
+            groups.Add(new ScoredGroup(prompts[p * g.GroupSize], completions, groupRewards));
+            rewards.AddRange(groupRewards);
         }
 
-        // 3. Group-relative advantages, spread over each completion's tokens up to its end token.
-        var adv = GrpoMath.Compute(rewards, g.GroupSize, g.NormalizeStd, g.StdEpsilon);
-        int length = sample.Completions[0].Length;
-        var mask = LmScoring.CompletionMask(sample.Completions, length, CharTokenizer.Eos, CharTokenizer.Pad);
-        var tokenAdv = GrpoMath.PerToken(adv.Advantages, mask, length);
-
-        // 4. Clipped policy-gradient update.
-        var metrics = learner.Update(new GrpoBatch(prompts, sample.Completions, tokenAdv, mask));
+        // 3. Group-relative advantages, spread over each completion's tokens up to its end token; 4. clipped update.
+        var (batch, adv) = GroupBatch.Build(groups, g, CharTokenizer.Eos, CharTokenizer.Pad);
+        var metrics = learner.Update(batch);
         metrics[GrpoMetrics.RewardMean] = rewards.Average();
         metrics[GrpoMetrics.Accuracy] = (double)correct / prompts.Count;
         metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
+        GrpoStepsDone++;
+        return metrics;
+    }
+
+    /// <summary>
+    /// The learner's half of a GRPO step, for runtimes that sample and score elsewhere (the actor pipeline):
+    /// advantages from already-scored groups (in the given order), then the clipped update.
+    /// </summary>
+    public Dictionary<string, double> TrainOn(IReadOnlyList<ScoredGroup> groups)
+    {
+        learner ??= new GrpoLearner(Policy, o.Grpo, CharTokenizer.Pad);
+        var (batch, adv) = GroupBatch.Build(groups, o.Grpo, CharTokenizer.Eos, CharTokenizer.Pad);
+        var metrics = learner.Update(batch);
+        metrics[GrpoMetrics.RewardMean] = groups.SelectMany(x => x.Rewards).Average();
+        metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
         GrpoStepsDone++;
         return metrics;
     }

@@ -1,0 +1,76 @@
+using RlActors.Actors.Protocol;
+using RlActors.Policies.Training;
+
+namespace RlActors.Actors.Experiment;
+
+/// <summary>How the runtime schedules work (config keys under <c>runtime.</c>).</summary>
+public sealed record RuntimeOptions
+{
+    /// <summary>0: synchronous on-policy (every rollout of step k is sampled with the weights of version k − 1, the
+    /// latest). n &gt; 0: asynchronous; samplers may work up to n versions ahead of the learner and rollouts at most
+    /// n versions old are trained on; older ones are dropped and counted as stale.</summary>
+    public int MaxStaleness { get; init; } = 0;
+    /// <summary>Prompts per slot (the unit of work a sampler pulls). Smaller slots spread a step over more samplers.</summary>
+    public int PromptsPerSlot { get; init; } = 4;
+    /// <summary>A slot not returned within this time is handed to another sampler.</summary>
+    public TimeSpan SlotTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>A scoring request not answered within this time is sent again.</summary>
+    public TimeSpan ScoreTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Sampler actors per node with the sampler role.</summary>
+    public int SamplersPerNode { get; init; } = 1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
+    public void Validate(int promptsPerStep)
+    {
+        if (MaxStaleness < 0) throw new ArgumentException($"runtime.max-staleness must be >= 0 (got {MaxStaleness})");
+        if (PromptsPerSlot < 1 || PromptsPerSlot > promptsPerStep)
+            throw new ArgumentException($"runtime.prompts-per-slot must be in [1, grpo.prompts-per-step = {promptsPerStep}] (got {PromptsPerSlot})");
+        if (SlotTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.slot-timeout must be positive");
+        if (ScoreTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.score-timeout must be positive");
+        if (SamplersPerNode < 1) throw new ArgumentException($"runtime.samplers-per-node must be >= 1 (got {SamplersPerNode})");
+    }
+}
+
+/// <summary>Everything the experiment actor needs to run one experiment.</summary>
+public sealed record ExperimentSettings(string Name, RlvrOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards);
+
+/// <summary>One completed step, as written to metrics.jsonl.</summary>
+public sealed record StepReport(long Step, long PolicyVersion, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>What the experiment tells the process that hosts it (progress display, metrics files). Called from the actor: keep it quick.</summary>
+public interface IExperimentObserver
+{
+    /// <summary>A line for the log.</summary>
+    void Log(string line);
+    /// <summary>The SFT warm-up ended.</summary>
+    void SftDone(double seconds);
+    /// <summary>A step finished.</summary>
+    void StepCompleted(StepReport report);
+    /// <summary>A held-out evaluation finished.</summary>
+    void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems);
+    /// <summary>The experiment ran to the end.</summary>
+    void Finished(byte[] finalWeights);
+    /// <summary>The experiment cannot go on.</summary>
+    void Failed(string reason);
+}
+
+/// <summary>Fixed names of the runtime's metrics (in addition to <see cref="Policies.Grpo.GrpoMetrics"/>).</summary>
+public static class RuntimeMetrics
+{
+    /// <summary>Policy version produced by the step.</summary>
+    public const string PolicyVersion = "policy_version";
+    /// <summary>Completions per second of wall time over the step.</summary>
+    public const string RolloutsPerSecond = "rollouts_per_s";
+    /// <summary>Generated tokens per second of wall time over the step.</summary>
+    public const string TokensPerSecond = "tokens_per_s";
+    /// <summary>Rollouts dropped during the step because their policy version was too old.</summary>
+    public const string StaleDropped = "stale_dropped";
+    /// <summary>Rollouts dropped during the step because their slot had already been returned.</summary>
+    public const string DuplicateDropped = "duplicate_dropped";
+    /// <summary>Reward component failures (threw, timed out, NaN/∞) during the step; those rewards are missing.</summary>
+    public const string RewardFailures = "reward_failures";
+    /// <summary>Wall time of the step, from its first task to the new weights.</summary>
+    public const string StepSeconds = "step_s";
+    /// <summary>Time the learner spent on the update.</summary>
+    public const string TrainSeconds = "train_s";
+}

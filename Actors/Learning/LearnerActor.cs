@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Event;
+using RlActors.Actors.Protocol;
+using RlActors.Policies.Lm;
+using RlActors.Policies.Training;
+using static RlActors.Actors.Protocol.LearnerProtocol;
+
+namespace RlActors.Actors.Learning;
+
+/// <summary>
+/// Owns the policy and the optimizer. Every piece of work (SFT, an update, an evaluation) runs as a Task piped
+/// back to itself, so the mailbox never blocks; one piece of work at a time (the experiment asks for one at a
+/// time). A failure of that work is rethrown here, so it reaches the experiment's supervisor (which escalates).
+/// </summary>
+public sealed class LearnerActor : ReceiveActor
+{
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly RlvrOptions options;
+    private readonly CancellationTokenSource cts = new();
+    private ArithmeticRlvr? core;
+    private long version;
+
+    /// <summary>Props for a learner of <paramref name="options"/>.</summary>
+    public static Props Props(RlvrOptions options) => Akka.Actor.Props.Create(() => new LearnerActor(options));
+
+    public LearnerActor(RlvrOptions options)
+    {
+        this.options = options;
+        Receive<Initialize>(_ => Run(() =>
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            core = new ArithmeticRlvr(options);
+            core.RunSft();
+            return new Ready(Snapshot(0), watch.Elapsed.TotalSeconds);
+        }));
+        Receive<Train>(t => Run(() =>
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var metrics = Core.TrainOn(t.Groups);
+            version++;
+            return new Trained(t.Step, Snapshot(version), metrics, watch.Elapsed.TotalSeconds);
+        }));
+        Receive<Evaluate>(e => Run(() =>
+        {
+            var r = Core.Evaluate();
+            return new Evaluated(e.Phase, e.Step, r.Accuracy, r.StepAccuracy, r.Problems);
+        }));
+        Receive<Reply>(r => r.To.Tell(r.Message));
+        Receive<Status.Failure>(f => throw new LearnerFailedException($"learner failed: {f.Cause.Message}", f.Cause));
+    }
+
+    private ArithmeticRlvr Core => core ?? throw new InvalidOperationException("learner not initialised");
+
+    private WeightsProtocol.PolicyWeights Snapshot(long v)
+    {
+        var c = Core.Policy.Config;
+        return new WeightsProtocol.PolicyWeights(v, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, Core.Policy.SaveWeights());
+    }
+
+    private void Run<T>(Func<T> work)
+    {
+        var replyTo = Sender;
+        var token = cts.Token;
+        Task.Run(() => (object)work()!, token).PipeTo(Self, success: r => new Reply(replyTo, r), failure: e => new Status.Failure(e));
+    }
+
+    private sealed record Reply(IActorRef To, object Message);
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        cts.Cancel();
+        core?.Dispose();
+        log.Debug("learner stopped at policy version {0}", version);
+    }
+}
+
+/// <summary>The learner could not complete a piece of work; the experiment cannot go on without it.</summary>
+public sealed class LearnerFailedException(string message, Exception inner) : Exception(message, inner);

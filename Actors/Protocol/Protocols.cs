@@ -1,0 +1,65 @@
+namespace RlActors.Actors.Protocol;
+
+/// <summary>Marker of every message that may cross a node boundary; all of them go through <see cref="Serialization.ProtocolSerializer"/>.</summary>
+public interface IRlMessage;
+
+/// <summary>What problems look like: enough for any node to regenerate a problem from its index.</summary>
+public sealed record TaskSpec(int MinOps, int MaxOps, int OperandDigits, string Operators, ulong DataSeed);
+
+/// <summary>How samplers draw completions.</summary>
+public sealed record SamplingSpec(int GroupSize, double Temperature, int TopK, int MaxNewTokens);
+
+/// <summary>The G completions of one prompt, tagged so the learner can refuse stale or duplicated data.</summary>
+/// <param name="RolloutId">Unique id: experiment/step/slot/problem.</param>
+/// <param name="ProblemIndex">Index of the problem in the task's training stream.</param>
+/// <param name="Prompt">Prompt ids.</param>
+/// <param name="Completions">G completion rows, all of one length, padding after the end token.</param>
+/// <param name="LogProbs">Log-probabilities of the sampled tokens under the sampling policy.</param>
+public sealed record RolloutGroup(string RolloutId, long ProblemIndex, int[] Prompt, int[][] Completions, float[][] LogProbs);
+
+/// <summary>Sampler ↔ experiment: samplers pull work; the experiment never pushes more than was asked for.</summary>
+public static class SamplerProtocol
+{
+    /// <summary>A sampler asks for one slot of work. At most one request per sampler is outstanding.</summary>
+    public sealed record RequestWork(string SamplerId) : IRlMessage;
+
+    /// <summary>One slot: sample G completions for each listed problem with policy version <paramref name="PolicyVersion"/>,
+    /// drawing from a generator seeded with <paramref name="SampleSeed"/> (so a slot's rollouts depend only on (step, slot)).</summary>
+    public sealed record SampleTask(string Experiment, long Step, int Slot, long PolicyVersion, long[] ProblemIndices,
+        TaskSpec Task, SamplingSpec Sampling, ulong SampleSeed) : IRlMessage;
+
+    /// <summary>The rollouts of one slot.</summary>
+    public sealed record SlotRollouts(string Experiment, long Step, int Slot, long PolicyVersion, string SamplerId,
+        RolloutGroup[] Groups, long GeneratedTokens, double SampleSeconds) : IRlMessage;
+
+    /// <summary>The experiment is over: samplers stop asking.</summary>
+    public sealed record NoMoreWork(string Experiment) : IRlMessage;
+}
+
+/// <summary>Policy weights by version. Samplers fetch the version a task names when they do not have it.</summary>
+public static class WeightsProtocol
+{
+    /// <summary>Ask for the weights of one version.</summary>
+    public sealed record GetWeights(long Version) : IRlMessage;
+
+    /// <summary>Weights of one version (TorchSharp's format) and the model's shape.</summary>
+    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes) : IRlMessage;
+
+    /// <summary>The requested version is no longer (or not yet) available.</summary>
+    public sealed record WeightsUnavailable(long Requested, long Current) : IRlMessage;
+}
+
+/// <summary>A plug-in or built-in reward as named in an experiment file.</summary>
+public sealed record RewardSpecDto(string Type, string? Assembly, double Weight, double TimeoutSeconds);
+
+/// <summary>Experiment ↔ reward workers.</summary>
+public static class RewardProtocol
+{
+    /// <summary>Score every group of one slot with the experiment's rewards.</summary>
+    public sealed record ScoreSlot(string Experiment, long Step, int Slot, long PolicyVersion, TaskSpec Task,
+        RewardSpecDto[] Rewards, RolloutGroup[] Groups) : IRlMessage;
+
+    /// <summary>Combined rewards per group and completion; components that failed are named and counted.</summary>
+    public sealed record SlotScored(string Experiment, long Step, int Slot, float[][] Rewards, int[] Correct,
+        int Failures, string[] FailedComponents) : IRlMessage;
+}

@@ -1,0 +1,206 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Pattern;
+using RlActors.Actors.Protocol;
+using RlActors.Environments.Arithmetic;
+using RlActors.Rewards;
+using static RlActors.Actors.Protocol.RewardProtocol;
+
+namespace RlActors.Actors.Rewards;
+
+/// <summary>
+/// Scores slots of rollouts on a node with the <c>reward</c> role. Every reward component of the experiment
+/// (built-in or plug-in) runs in its own child actor behind a backoff supervisor, so a component that throws,
+/// hangs past its timeout or returns NaN/∞ is restarted while the others go on; its missing rewards are counted
+/// and named in the reply. Registered in the pub-sub mediator at <see cref="Path"/>.
+/// </summary>
+public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
+{
+    /// <summary>Where reward workers register in the mediator.</summary>
+    public const string Path = "/user/reward";
+
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly IReadOnlyList<string> pluginPaths;
+    private readonly Dictionary<string, (IActorRef Child, LoadedReward Reward)> components = new();
+    private readonly Dictionary<long, Pending> pending = new();
+    private long nextRequest;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props of a worker; <paramref name="pluginPaths"/> are plug-in assemblies given to this node (node --plugin).</summary>
+    public static Props Props(IReadOnlyList<string>? pluginPaths = null) =>
+        Akka.Actor.Props.Create(() => new RewardWorkerActor(pluginPaths ?? Array.Empty<string>()));
+
+    private sealed class Pending(ScoreSlot request, IActorRef replyTo, RewardGroup[] groups, string[] components)
+    {
+        public ScoreSlot Request { get; } = request;
+        public IActorRef ReplyTo { get; } = replyTo;
+        public RewardGroup[] Groups { get; } = groups;
+        public string[] Components { get; } = components;
+        public Dictionary<int, RewardComponentActor.Scored> Results { get; } = new();
+    }
+
+    private sealed record Expire(long RequestId);
+
+    public RewardWorkerActor(IReadOnlyList<string> pluginPaths)
+    {
+        this.pluginPaths = pluginPaths;
+        Receive<ScoreSlot>(OnScore);
+        Receive<RewardComponentActor.Scored>(OnComponentScored);
+        Receive<Expire>(e => { if (pending.ContainsKey(e.RequestId)) Complete(e.RequestId); });
+    }
+
+    /// <inheritdoc />
+    protected override void PreStart() => DistributedPubSub.Get(Context.System).Mediator.Tell(new Put(Self));
+
+    /// <summary>Children are supervised by their backoff supervisors; anything reaching this level is logged and the child restarted.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(ex =>
+    {
+        log.Error(ex, "reward component supervisor failed; restarting it");
+        return Directive.Restart;
+    });
+
+    private void OnScore(ScoreSlot s)
+    {
+        var generator = new ArithmeticGenerator(new ArithmeticOptions
+        {
+            MinOps = s.Task.MinOps, MaxOps = s.Task.MaxOps, OperandDigits = s.Task.OperandDigits, Operators = s.Task.Operators,
+        }, s.Task.DataSeed);
+        var groups = s.Groups.Select(g => RewardGroup.FromCompletions(g.RolloutId, generator.Get(g.ProblemIndex),
+            g.Completions.Select(c => (IReadOnlyList<int>)c).ToList(), s.PolicyVersion)).ToArray();
+        long id = nextRequest++;
+        var names = new string[s.Rewards.Length];
+        double longest = 0;
+        for (int i = 0; i < s.Rewards.Length; i++)
+        {
+            var (child, reward) = Component(s.Rewards[i]);
+            names[i] = reward.Name;
+            longest = Math.Max(longest, s.Rewards[i].TimeoutSeconds);
+            child.Tell(new RewardComponentActor.Score(id, i, groups));
+        }
+        pending[id] = new Pending(s, Sender, groups, names);
+        // A component that is restarting loses the request: give up on it after every group could have timed out.
+        Timers.StartSingleTimer(("expire", id), new Expire(id), TimeSpan.FromSeconds(longest * groups.Length + 5));
+    }
+
+    private (IActorRef, LoadedReward) Component(RewardSpecDto dto)
+    {
+        string key = $"{dto.Type}|{dto.Assembly}|{dto.TimeoutSeconds}";
+        if (components.TryGetValue(key, out var c)) return c;
+        var spec = new RewardSpec(dto.Type, ResolveAssembly(dto.Assembly), dto.Weight) { Timeout = TimeSpan.FromSeconds(dto.TimeoutSeconds) };
+        var loaded = RewardPluginLoader.Load(spec, Directory.GetCurrentDirectory());
+        var childProps = BackoffSupervisor.Props(Backoff.OnFailure(
+            RewardComponentActor.Props(loaded), "component", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, maxNrOfRetries: 50));
+        var child = Context.ActorOf(childProps, $"reward-{components.Count}-{Sanitize(loaded.Name)}");
+        components[key] = (child, loaded);
+        return (child, loaded);
+    }
+
+    private string? ResolveAssembly(string? assembly)
+    {
+        if (assembly is null || File.Exists(assembly)) return assembly;
+        // On a worker node the experiment's path may not exist: use a plug-in given with node --plugin of the same file name.
+        var match = pluginPaths.FirstOrDefault(p => string.Equals(System.IO.Path.GetFileName(p), System.IO.Path.GetFileName(assembly), StringComparison.OrdinalIgnoreCase));
+        return match ?? assembly;
+    }
+
+    private static string Sanitize(string name) => new(name.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '_').ToArray());
+
+    private void OnComponentScored(RewardComponentActor.Scored s)
+    {
+        if (!pending.TryGetValue(s.RequestId, out var p)) return;
+        p.Results[s.Component] = s;
+        if (p.Results.Count == p.Components.Length) Complete(s.RequestId);
+    }
+
+    private void Complete(long id)
+    {
+        var p = pending[id];
+        pending.Remove(id);
+        Timers.Cancel(("expire", id));
+        var rewards = new float[p.Groups.Length][];
+        var correct = new int[p.Groups.Length];
+        int failures = 0;
+        var failed = new HashSet<string>();
+        for (int g = 0; g < p.Groups.Length; g++)
+        {
+            var parts = new List<ComponentResult>();
+            for (int c = 0; c < p.Components.Length; c++)
+            {
+                double weight = p.Request.Rewards[c].Weight;
+                parts.Add(p.Results.TryGetValue(c, out var r)
+                    ? ComponentResult.FromGuarded(p.Components[c], weight, r.Results[g])
+                    : new ComponentResult(p.Components[c], weight, null, "no answer (component restarting)"));
+            }
+            var combined = WeightedReward.Combine(parts, p.Groups[g].Samples.Count);
+            failures += combined.FailedComponents.Count;
+            foreach (var f in combined.FailedComponents) failed.Add(f);
+            rewards[g] = combined.Sequence.Select(x => (float)x).ToArray();
+            correct[g] = p.Groups[g].Samples.Count(smp => ArithmeticVerifier.IsCorrect(p.Groups[g].Problem, smp.Parsed));
+        }
+        if (failures > 0) log.Warning("slot {0}/{1}: {2} reward failures from {3}", p.Request.Step, p.Request.Slot, failures, string.Join(", ", failed));
+        p.ReplyTo.Tell(new SlotScored(p.Request.Experiment, p.Request.Step, p.Request.Slot, rewards, correct, failures, failed.ToArray()));
+    }
+}
+
+/// <summary>
+/// Runs one reward component. Scoring runs as a Task (each group guarded by <see cref="RewardGuard"/>: timeout,
+/// exceptions and NaN/∞ contained) piped back to the actor. After a failed group it answers, then fails itself so
+/// its backoff supervisor gives it a fresh instance of the plug-in.
+/// </summary>
+public sealed class RewardComponentActor : ReceiveActor
+{
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly LoadedReward reward;
+    private readonly IAsyncRewardFunction instance;
+    private readonly CancellationTokenSource cts = new();
+
+    /// <summary>Score these groups (request <paramref name="RequestId"/>, component <paramref name="Component"/>).</summary>
+    public sealed record Score(long RequestId, int Component, RewardGroup[] Groups);
+    /// <summary>One guarded result per group.</summary>
+    public sealed record Scored(long RequestId, int Component, GuardedResult[] Results);
+    private sealed record Done(Scored Result, IActorRef ReplyTo);
+
+    /// <summary>Props of a component running <paramref name="reward"/>.</summary>
+    public static Props Props(LoadedReward reward) => Akka.Actor.Props.Create(() => new RewardComponentActor(reward));
+
+    public RewardComponentActor(LoadedReward reward)
+    {
+        this.reward = reward;
+        instance = reward.Factory();
+        Receive<Score>(s =>
+        {
+            var replyTo = Sender;
+            var token = cts.Token;
+            var timeout = reward.Spec.Timeout;
+            Task.Run(async () =>
+            {
+                var results = new GuardedResult[s.Groups.Length];
+                for (int i = 0; i < s.Groups.Length; i++) results[i] = await RewardGuard.RunAsync(instance, s.Groups[i], timeout, token);
+                return new Done(new Scored(s.RequestId, s.Component, results), replyTo);
+            }, token).PipeTo(Self);
+        });
+        Receive<Done>(d =>
+        {
+            d.ReplyTo.Tell(d.Result);
+            var failure = d.Result.Results.FirstOrDefault(r => !r.Succeeded);
+            if (failure is not null)
+                throw new RewardComponentException($"reward '{reward.Name}' ({reward.Spec.Type}) {failure.Kind}: {failure.Failure}");
+        });
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop() => cts.Cancel();
+
+    /// <inheritdoc />
+    protected override void PreRestart(Exception reason, object message)
+    {
+        log.Warning("restarting reward '{0}': {1}", reward.Name, reason.Message);
+        base.PreRestart(reason, message);
+    }
+}
+
+/// <summary>A reward component misbehaved; its supervisor restarts it with backoff.</summary>
+public sealed class RewardComponentException(string message) : Exception(message);

@@ -1,0 +1,139 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Pattern;
+using Akka.Remote.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using RlActors.Actors.Rewards;
+using RlActors.Actors.Sampling;
+using RlActors.Actors.Serialization;
+
+namespace RlActors.Actors.Runtime;
+
+/// <summary>Roles a node can take.</summary>
+public static class Roles
+{
+    /// <summary>Runs the experiment coordinator and the learner (the host of <c>run</c>).</summary>
+    public const string Learner = "learner";
+    /// <summary>Runs sampler actors.</summary>
+    public const string Sampler = "sampler";
+    /// <summary>Runs a reward worker.</summary>
+    public const string Reward = "reward";
+    /// <summary>Every role a node may have.</summary>
+    public static readonly IReadOnlyList<string> All = [Learner, Sampler, Reward];
+}
+
+/// <summary>How to start one cluster node.</summary>
+/// <param name="Hostname">Address to bind (and to advertise when <paramref name="PublicHostname"/> is null).</param>
+/// <param name="Port">TCP port; 0 picks a free one.</param>
+/// <param name="PublicHostname">Address other nodes use to reach this one.</param>
+/// <param name="Roles">Roles of this node.</param>
+/// <param name="Seeds">Seed nodes as host:port; empty makes this node its own seed (a new cluster).</param>
+/// <param name="Plugins">Reward plug-in assemblies available on this node.</param>
+/// <param name="SamplersPerNode">Sampler actors to start when the node has the sampler role.</param>
+/// <param name="Device">Torch device of the samplers.</param>
+public sealed record NodeOptions(string Hostname, int Port, string? PublicHostname, IReadOnlyList<string> Roles,
+    IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu");
+
+/// <summary>Composes an Akka.Cluster node with Akka.Hosting: remoting, clustering with roles, pub-sub, the binary
+/// protocol serializer, and the actors of the node's worker roles.</summary>
+public static class ClusterNode
+{
+    /// <summary>Actor system name shared by every node of a cluster.</summary>
+    public const string SystemName = "rlactors";
+
+    /// <summary>Largest remote message. Policy weights travel whole (a d64 policy is ~0.45 MB); set deliberately, because
+    /// an oversized message is dropped with only a log line.</summary>
+    public const int MaximumFrameSize = 32 * 1024 * 1024;
+
+    private static string Hocon => $$"""
+        akka {
+          loglevel = {{Environment.GetEnvironmentVariable("RLACTORS_AKKA_LOGLEVEL") ?? "WARNING"}}
+          stdout-loglevel = WARNING
+          actor {
+            serializers { rl = "{{typeof(ProtocolSerializer).AssemblyQualifiedName}}" }
+            serialization-bindings { "{{typeof(Protocol.IRlMessage).AssemblyQualifiedName}}" = rl }
+            serialization-identifiers { "{{typeof(ProtocolSerializer).AssemblyQualifiedName}}" = {{ProtocolSerializer.Id}} }
+          }
+          remote.dot-netty.tcp {
+            maximum-frame-size = {{MaximumFrameSize}}b
+            send-buffer-size = {{MaximumFrameSize}}b
+            receive-buffer-size = {{MaximumFrameSize}}b
+          }
+          cluster {
+            log-info = off
+            downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+            pub-sub.routing-logic = round-robin
+          }
+          coordinated-shutdown.exit-clr = off
+        }
+        """;
+
+    /// <summary>Builds (does not start) the node's host. <paramref name="configure"/> may start more actors.</summary>
+    public static IHost Build(NodeOptions o, Action<ActorSystem, IActorRegistry>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAkka(SystemName, (akka, _) =>
+        {
+            akka.AddHocon(Hocon, HoconAddMode.Prepend);
+            akka.WithRemoting(new RemoteOptions { HostName = o.Hostname, Port = o.Port, PublicHostName = o.PublicHostname ?? o.Hostname });
+            var self = $"akka.tcp://{SystemName}@{o.PublicHostname ?? o.Hostname}:{o.Port}";
+            akka.WithClustering(new ClusterOptions
+            {
+                Roles = o.Roles.ToArray(),
+                SeedNodes = o.Seeds.Count == 0 ? [self] : o.Seeds.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray(),
+            });
+            akka.WithDistributedPubSub(role: null!);
+            akka.WithActors((system, registry) =>
+            {
+                if (o.Roles.Contains(Roles.Reward))
+                    system.ActorOf(RewardWorkerActor.Props(o.Plugins), "reward");
+                if (o.Roles.Contains(Roles.Sampler))
+                {
+                    string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";
+                    for (int i = 0; i < o.SamplersPerNode; i++)
+                        system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(SamplerActor.Props($"{node}/sampler-{i}", o.Device), "sampler",
+                            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"sampler-{i}");
+                }
+                configure?.Invoke(system, registry);
+            });
+        });
+        return builder.Build();
+    }
+
+    /// <summary>Completes when this node is Up in the cluster.</summary>
+    public static Task WhenUp(ActorSystem system, CancellationToken ct)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Cluster.Get(system).RegisterOnMemberUp(() => tcs.TrySetResult());
+        ct.Register(() => tcs.TrySetCanceled(ct));
+        return tcs.Task;
+    }
+
+    /// <summary>A free TCP port on <paramref name="hostname"/>.</summary>
+    public static int FreePort(string hostname = "127.0.0.1")
+    {
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(hostname == "localhost" ? "127.0.0.1" : hostname), 0);
+        l.Start();
+        int port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>True when <paramref name="port"/> can be bound on <paramref name="hostname"/> now.</summary>
+    public static bool PortIsFree(string hostname, int port)
+    {
+        try
+        {
+            var ip = hostname is "localhost" ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(hostname);
+            var l = new System.Net.Sockets.TcpListener(ip, port);
+            l.Start();
+            l.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException) { return false; }
+        catch (FormatException) { return true; } // a host name: let remoting resolve it
+    }
+}

@@ -1,0 +1,158 @@
+using Akka.Actor;
+using System.Runtime.Serialization;
+using Akka.Serialization;
+using RlActors.Actors.Protocol;
+using static RlActors.Actors.Protocol.RewardProtocol;
+using static RlActors.Actors.Protocol.SamplerProtocol;
+using static RlActors.Actors.Protocol.WeightsProtocol;
+
+namespace RlActors.Actors.Serialization;
+
+/// <summary>
+/// Binary serializer for every <see cref="IRlMessage"/>. Manifests are short fixed strings, independent of CLR type
+/// names, so renaming a type never breaks a peer or a stored message. Token ids, log-probs and weights are raw
+/// little-endian bytes. Each payload starts with a format version byte.
+/// </summary>
+public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    private const byte FormatVersion = 1;
+
+    /// <summary>Serializer id registered in HOCON (akka.actor.serialization-identifiers).</summary>
+    public const int Id = 7231;
+
+    /// <inheritdoc />
+    public override int Identifier => Id;
+
+    private static readonly Dictionary<Type, string> Manifests = new()
+    {
+        [typeof(RequestWork)] = "sp.request", [typeof(SampleTask)] = "sp.task", [typeof(SlotRollouts)] = "sp.rollouts",
+        [typeof(NoMoreWork)] = "sp.done", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
+        [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored",
+    };
+
+    /// <inheritdoc />
+    public override string Manifest(object o) =>
+        Manifests.TryGetValue(o.GetType(), out var m) ? m : throw new ArgumentException($"no manifest for {o.GetType()}");
+
+    /// <inheritdoc />
+    public override byte[] ToBinary(object obj)
+    {
+        using var ms = new MemoryStream();
+        using var w = new BinaryWriter(ms);
+        w.Write(FormatVersion);
+        switch (obj)
+        {
+            case RequestWork m: w.Write(m.SamplerId); break;
+            case SampleTask m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteLongs(w, m.ProblemIndices);
+                WriteTask(w, m.Task); WriteSampling(w, m.Sampling); w.Write(m.SampleSeed); break;
+            case SlotRollouts m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); w.Write(m.SamplerId);
+                WriteGroups(w, m.Groups); w.Write(m.GeneratedTokens); w.Write(m.SampleSeconds); break;
+            case NoMoreWork m: w.Write(m.Experiment); break;
+            case GetWeights m: w.Write(m.Version); break;
+            case PolicyWeights m:
+                w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
+                w.Write(m.MlpRatio); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
+            case WeightsUnavailable m: w.Write(m.Requested); w.Write(m.Current); break;
+            case ScoreSlot m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
+                w.Write(m.Rewards.Length);
+                foreach (var r in m.Rewards) { w.Write(r.Type); WriteNullable(w, r.Assembly); w.Write(r.Weight); w.Write(r.TimeoutSeconds); }
+                WriteGroups(w, m.Groups); break;
+            case SlotScored m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.Rewards.Length);
+                foreach (var r in m.Rewards) WriteFloats(w, r);
+                WriteInts(w, m.Correct); w.Write(m.Failures); w.Write(m.FailedComponents.Length);
+                foreach (var f in m.FailedComponents) w.Write(f);
+                break;
+            default: throw new ArgumentException($"cannot serialize {obj.GetType()}");
+        }
+        w.Flush();
+        return ms.ToArray();
+    }
+
+    /// <inheritdoc />
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
+        byte version = r.ReadByte();
+        if (version != FormatVersion) throw new SerializationException($"message format version {version} is not supported (manifest {manifest})");
+        return manifest switch
+        {
+            "sp.request" => new RequestWork(r.ReadString()),
+            "sp.task" => new SampleTask(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), ReadLongs(r), ReadTask(r), ReadSampling(r), r.ReadUInt64()),
+            "sp.rollouts" => new SlotRollouts(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadString(), ReadGroups(r), r.ReadInt64(), r.ReadDouble()),
+            "sp.done" => new NoMoreWork(r.ReadString()),
+            "w.get" => new GetWeights(r.ReadInt64()),
+            "w.weights" => new PolicyWeights(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBytes(r.ReadInt32())),
+            "w.unavailable" => new WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
+            "r.score" => ReadScoreSlot(r),
+            "r.scored" => ReadSlotScored(r),
+            _ => throw new SerializationException($"unknown manifest '{manifest}'"),
+        };
+    }
+
+    private static ScoreSlot ReadScoreSlot(BinaryReader r)
+    {
+        string exp = r.ReadString(); long step = r.ReadInt64(); int slot = r.ReadInt32(); long version = r.ReadInt64();
+        var task = ReadTask(r);
+        var specs = new RewardSpecDto[r.ReadInt32()];
+        for (int i = 0; i < specs.Length; i++) specs[i] = new RewardSpecDto(r.ReadString(), ReadNullable(r), r.ReadDouble(), r.ReadDouble());
+        return new ScoreSlot(exp, step, slot, version, task, specs, ReadGroups(r));
+    }
+
+    private static SlotScored ReadSlotScored(BinaryReader r)
+    {
+        string exp = r.ReadString(); long step = r.ReadInt64(); int slot = r.ReadInt32();
+        var rewards = new float[r.ReadInt32()][];
+        for (int i = 0; i < rewards.Length; i++) rewards[i] = ReadFloats(r);
+        var correct = ReadInts(r); int failures = r.ReadInt32();
+        var names = new string[r.ReadInt32()];
+        for (int i = 0; i < names.Length; i++) names[i] = r.ReadString();
+        return new SlotScored(exp, step, slot, rewards, correct, failures, names);
+    }
+
+    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.MinOps); w.Write(t.MaxOps); w.Write(t.OperandDigits); w.Write(t.Operators); w.Write(t.DataSeed); }
+    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadUInt64());
+    private static void WriteSampling(BinaryWriter w, SamplingSpec s) { w.Write(s.GroupSize); w.Write(s.Temperature); w.Write(s.TopK); w.Write(s.MaxNewTokens); }
+    private static SamplingSpec ReadSampling(BinaryReader r) => new(r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
+
+    private static void WriteGroups(BinaryWriter w, RolloutGroup[] groups)
+    {
+        w.Write(groups.Length);
+        foreach (var g in groups)
+        {
+            w.Write(g.RolloutId); w.Write(g.ProblemIndex); WriteInts(w, g.Prompt);
+            w.Write(g.Completions.Length);
+            foreach (var c in g.Completions) WriteInts(w, c);
+            w.Write(g.LogProbs.Length);
+            foreach (var l in g.LogProbs) WriteFloats(w, l);
+        }
+    }
+
+    private static RolloutGroup[] ReadGroups(BinaryReader r)
+    {
+        var groups = new RolloutGroup[r.ReadInt32()];
+        for (int i = 0; i < groups.Length; i++)
+        {
+            string id = r.ReadString(); long problem = r.ReadInt64(); var prompt = ReadInts(r);
+            var completions = new int[r.ReadInt32()][];
+            for (int j = 0; j < completions.Length; j++) completions[j] = ReadInts(r);
+            var logps = new float[r.ReadInt32()][];
+            for (int j = 0; j < logps.Length; j++) logps[j] = ReadFloats(r);
+            groups[i] = new RolloutGroup(id, problem, prompt, completions, logps);
+        }
+        return groups;
+    }
+
+    private static void WriteNullable(BinaryWriter w, string? s) { w.Write(s is not null); if (s is not null) w.Write(s); }
+    private static string? ReadNullable(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
+
+    private static void WriteInts(BinaryWriter w, int[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    private static int[] ReadInts(BinaryReader r) { var xs = new int[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    private static void WriteFloats(BinaryWriter w, float[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    private static float[] ReadFloats(BinaryReader r) { var xs = new float[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    private static void WriteLongs(BinaryWriter w, long[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    private static long[] ReadLongs(BinaryReader r) { var xs = new long[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+}

@@ -1,0 +1,143 @@
+using System.Reflection;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using RlActors.Actors.Experiment;
+using RlActors.Actors.Runtime;
+using RlActors.Host.Configuration;
+using RlActors.Rewards;
+
+namespace RlActors.Host;
+
+/// <summary>The <c>run</c> and <c>node</c> commands: a cluster host that runs an experiment, and worker nodes that join it.</summary>
+public static class ClusterRun
+{
+    /// <summary>Arguments of <c>run</c>.</summary>
+    public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir);
+
+    /// <summary>Runs an experiment on a new cluster whose seed is this process (all roles). Returns the exit code.</summary>
+    public static async Task<int> Run(RunArgs a, TextWriter log, CancellationToken ct)
+    {
+        // Everything that can be wrong with the input is checked before anything is started or written.
+        var exp = ExperimentFile.Load(a.File, a.Overrides);
+        ValidateRewards(exp.Rewards.Select(r => new RewardSpec(r.Type, r.Assembly, r.Weight) { Timeout = TimeSpan.FromSeconds(r.TimeoutSeconds) }));
+        int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
+        if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
+        string dir = a.OutDir ?? Path.Combine("runs", exp.Name);
+        if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
+
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (a.Overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", a.Overrides) + "\n" : ""));
+        using var observer = new RunObserver(dir, log, exp.LogEvery, exp.Options.GrpoSteps);
+        var o = exp.Options;
+        log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
+                      $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
+                      $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
+                      $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}");
+        log.WriteLine($"output: {dir}");
+
+        var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards);
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device);
+        using var host = ClusterNode.Build(node);
+        await host.StartAsync(ct);
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        try
+        {
+            using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            await ClusterNode.WhenUp(system, joinTimeout.Token);
+            log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
+                          $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
+            var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+            using var reg = ct.Register(() => observer.Failed("interrupted"));
+            int code = await observer.Completion.Task;
+            system.Stop(experiment);
+            return ct.IsCancellationRequested ? 130 : code;
+        }
+        finally
+        {
+            await Cluster.Get(system).LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Arguments of <c>node</c>.</summary>
+    public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
+        IReadOnlyList<string> Plugins, int Samplers, string Device);
+
+    /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
+    public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
+    {
+        var parts = a.Seed.Split(':');
+        if (parts.Length != 2 || parts[0].Length == 0 || !int.TryParse(parts[1], out int seedPort) || seedPort is < 1 or > 65535)
+            throw new ConfigError($"--seed: expected HOST:PORT, got '{a.Seed}'");
+        if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward");
+        foreach (var r in a.Roles)
+            if (r is not (Roles.Sampler or Roles.Reward))
+                throw new ConfigError($"--roles: unknown role '{r}' (a worker node takes sampler and/or reward; the learner runs on the host of 'run')");
+        foreach (var path in a.Plugins)
+        {
+            if (!File.Exists(path)) throw new ConfigError($"--plugin: reward plug-in assembly not found: {Path.GetFullPath(path)}");
+            try { AssemblyName.GetAssemblyName(path); }
+            catch (BadImageFormatException) { throw new ConfigError($"--plugin: not a .NET assembly: {Path.GetFullPath(path)}"); }
+        }
+        if (a.Samplers < 1) throw new ConfigError($"--samplers: must be >= 1 (got {a.Samplers})");
+        int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
+        if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
+
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device);
+        using var host = ClusterNode.Build(node);
+        await host.StartAsync(ct);
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var cluster = Cluster.Get(system);
+        try
+        {
+            using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            try { await ClusterNode.WhenUp(system, joinTimeout.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                log.WriteLine($"failed: could not join the cluster at {a.Seed} within 30 s (is 'run' listening there?)");
+                return 1;
+            }
+            log.WriteLine($"node {a.PublicHostname ?? a.Hostname}:{port} joined {a.Seed} with roles {string.Join(",", a.Roles)}");
+            var hostGone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var watcher = system.ActorOf(Props.Create(() => new HostWatcher(hostGone)), "host-watcher");
+            await Task.WhenAny(hostGone.Task, Task.Delay(Timeout.Infinite, ct)).ContinueWith(_ => { });
+            log.WriteLine(ct.IsCancellationRequested ? "interrupted; leaving the cluster" : "the host left the cluster; node exits");
+            return ct.IsCancellationRequested ? 130 : 0;
+        }
+        finally
+        {
+            await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static void ValidateRewards(IEnumerable<RewardSpec> specs)
+    {
+        try { RewardPluginLoader.LoadAll(specs, Directory.GetCurrentDirectory()); }
+        catch (PluginLoadException e) { throw new ConfigError(e.Message); }
+    }
+
+    /// <summary>Completes its task when a member with the learner role leaves or becomes unreachable for good.</summary>
+    private sealed class HostWatcher : ReceiveActor
+    {
+        public HostWatcher(TaskCompletionSource done)
+        {
+            var cluster = Cluster.Get(Context.System);
+            cluster.Subscribe(Self, ClusterEvent.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberExited), typeof(ClusterEvent.UnreachableMember));
+            Receive<ClusterEvent.MemberExited>(m => { if (m.Member.HasRole(Roles.Learner)) done.TrySetResult(); });
+            Receive<ClusterEvent.MemberRemoved>(m => { if (m.Member.HasRole(Roles.Learner)) done.TrySetResult(); });
+            Receive<ClusterEvent.UnreachableMember>(m =>
+            {
+                if (m.Member.HasRole(Roles.Learner))
+                    Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromSeconds(15), () => done.TrySetResult());
+            });
+            ReceiveAny(_ => { });
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text.Json;
+using RlActors.Actors.Experiment;
+using RlActors.Policies.Grpo;
+
+namespace RlActors.Host;
+
+/// <summary>
+/// Receives the experiment's progress: prints one line per logged step, appends metrics.jsonl and eval.jsonl,
+/// and redraws curves.png as the run goes. Completes <see cref="Completion"/> when the run ends.
+/// </summary>
+public sealed class RunObserver : IExperimentObserver, IDisposable
+{
+    private readonly string dir;
+    private readonly TextWriter log;
+    private readonly int logEvery;
+    private readonly long totalSteps;
+    private readonly StreamWriter metrics;
+    private readonly StreamWriter evals;
+    private readonly List<(long Step, double Reward, double Accuracy)> curve = new();
+    private readonly List<(long Step, double Accuracy)> evalCurve = new();
+    private readonly System.Diagnostics.Stopwatch watch = System.Diagnostics.Stopwatch.StartNew();
+    private readonly object gate = new();
+    private double? sftAccuracy;
+    private double? finalAccuracy;
+
+    /// <summary>Completes with the exit code: 0 finished, 1 failed.</summary>
+    public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Writes into <paramref name="dir"/> (which must exist).</summary>
+    public RunObserver(string dir, TextWriter log, int logEvery, long totalSteps)
+    {
+        this.dir = dir;
+        this.log = log;
+        this.logEvery = logEvery;
+        this.totalSteps = totalSteps;
+        metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: true);
+        evals = new StreamWriter(Path.Combine(dir, "eval.jsonl"), append: true);
+    }
+
+    /// <summary>Held-out accuracy after SFT and at the end, when known.</summary>
+    public (double? Sft, double? Final) Accuracy => (sftAccuracy, finalAccuracy);
+
+    /// <inheritdoc />
+    public void Log(string line) { lock (gate) log.WriteLine(line); }
+
+    /// <inheritdoc />
+    public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; GRPO starts");
+
+    /// <inheritdoc />
+    public void StepCompleted(StepReport r)
+    {
+        lock (gate)
+        {
+            var row = new Dictionary<string, object> { ["step"] = r.Step };
+            foreach (var (k, v) in r.Metrics) row[k] = v;
+            metrics.WriteLine(JsonSerializer.Serialize(row));
+            metrics.Flush();
+            var m = r.Metrics;
+            curve.Add((r.Step, m[GrpoMetrics.RewardMean], m[GrpoMetrics.Accuracy]));
+            if (r.Step % logEvery == 0 || r.Step == totalSteps)
+            {
+                double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, curve.Count);
+                var eta = TimeSpan.FromSeconds(perStep * (totalSteps - r.Step));
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[grpo] step {r.Step,5}/{totalSteps} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  " +
+                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  " +
+                    $"{m[RuntimeMetrics.TokensPerSecond]:N0} tok/s  {m[RuntimeMetrics.StepSeconds]:F2} s/step  stale {m[RuntimeMetrics.StaleDropped]:F0}  " +
+                    $"reward-failures {m[RuntimeMetrics.RewardFailures]:F0}  ETA {eta:mm\\:ss}"));
+                DrawCurves();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems)
+    {
+        lock (gate)
+        {
+            if (phase == "sft") sftAccuracy = accuracy;
+            if (phase == "final") finalAccuracy = accuracy;
+            evalCurve.Add((step, accuracy));
+            evals.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                { ["phase"] = phase, ["step"] = step, ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems }));
+            evals.Flush();
+            log.WriteLine($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Finished(byte[] finalWeights)
+    {
+        lock (gate)
+        {
+            File.WriteAllBytes(Path.Combine(dir, "policy.weights"), finalWeights);
+            DrawCurves();
+            if (sftAccuracy is double s && finalAccuracy is double f)
+                log.WriteLine($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
+        }
+        Completion.TrySetResult(0);
+    }
+
+    /// <inheritdoc />
+    public void Failed(string reason)
+    {
+        Log($"failed: {reason}");
+        Completion.TrySetResult(1);
+    }
+
+    private void DrawCurves()
+    {
+        if (curve.Count == 0) return;
+        try
+        {
+            var plot = new ScottPlot.Plot();
+            var xs = curve.Select(c => (double)c.Step).ToArray();
+            var reward = plot.Add.ScatterLine(xs, Smooth(curve.Select(c => c.Reward).ToArray(), 10));
+            reward.LegendText = "training reward (moving avg 10)";
+            if (evalCurve.Count > 0)
+            {
+                var e = plot.Add.ScatterLine(evalCurve.Select(x => (double)x.Step).ToArray(), evalCurve.Select(x => x.Accuracy).ToArray());
+                e.LegendText = "held-out accuracy";
+            }
+            plot.Title("GRPO progress");
+            plot.XLabel("step");
+            plot.ShowLegend();
+            string tmp = Path.Combine(dir, "curves.png.tmp");
+            plot.SavePng(tmp, 800, 450);
+            File.Move(tmp, Path.Combine(dir, "curves.png"), overwrite: true);
+        }
+        catch (Exception e) { log.WriteLine($"(could not draw curves.png: {e.Message})"); }
+    }
+
+    private static double[] Smooth(double[] xs, int w)
+    {
+        var r = new double[xs.Length];
+        double sum = 0;
+        for (int i = 0; i < xs.Length; i++) { sum += xs[i]; if (i >= w) sum -= xs[i - w]; r[i] = sum / Math.Min(i + 1, w); }
+        return r;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() { metrics.Dispose(); evals.Dispose(); }
+}
