@@ -53,7 +53,7 @@ public static class ClusterRun
                           $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
             var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
             using var reg = ct.Register(() => observer.Failed("interrupted"));
-            int code = await observer.Completion.Task;
+            int code = await LiveProgress.Show(observer, exp.Options.GrpoSteps);
             system.Stop(experiment);
             return ct.IsCancellationRequested ? 130 : code;
         }

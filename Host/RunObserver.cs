@@ -24,6 +24,9 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     private double? sftAccuracy;
     private double? finalAccuracy;
 
+    /// <summary>Live progress (step, one-line summary) when the output is a terminal; null for plain lines.</summary>
+    public Action<long, string>? Progress { get; set; }
+
     /// <summary>Completes with the exit code: 0 finished, 1 failed.</summary>
     public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -58,6 +61,8 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             metrics.Flush();
             var m = r.Metrics;
             curve.Add((r.Step, m[GrpoMetrics.RewardMean], m[GrpoMetrics.Accuracy]));
+            Progress?.Invoke(r.Step, string.Create(CultureInfo.InvariantCulture,
+                $"step {r.Step}/{totalSteps}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  {m[RuntimeMetrics.TokensPerSecond]:N0} tok/s"));
             if (r.Step % logEvery == 0 || r.Step == totalSteps)
             {
                 double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, curve.Count);

@@ -135,7 +135,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         while (next <= TotalSteps && next - 1 - version <= MaxStaleness)
         {
             var o = settings.Options;
-            int p = o.Grpo.PromptsPerStep, per = settings.Runtime.PromptsPerSlot;
+            int p = o.Grpo.PromptsPerStep, per = settings.Runtime.PromptsPerSlot == 0 ? p : settings.Runtime.PromptsPerSlot;
             long first = (next - 1) * p;
             var slots = new List<SlotWork>();
             for (int s = 0, start = 0; start < p; s++, start += per)

@@ -10,8 +10,9 @@ public sealed record RuntimeOptions
     /// latest). n &gt; 0: asynchronous; samplers may work up to n versions ahead of the learner and rollouts at most
     /// n versions old are trained on; older ones are dropped and counted as stale.</summary>
     public int MaxStaleness { get; init; } = 0;
-    /// <summary>Prompts per slot (the unit of work a sampler pulls). Smaller slots spread a step over more samplers.</summary>
-    public int PromptsPerSlot { get; init; } = 4;
+    /// <summary>Prompts per slot (the unit of work a sampler pulls); 0 puts a whole step in one slot. One slot per step
+    /// batches sampling best on a single node; with several samplers, smaller slots spread a step over them.</summary>
+    public int PromptsPerSlot { get; init; } = 0;
     /// <summary>A slot not returned within this time is handed to another sampler.</summary>
     public TimeSpan SlotTimeout { get; init; } = TimeSpan.FromSeconds(120);
     /// <summary>A scoring request not answered within this time is sent again.</summary>
@@ -23,8 +24,8 @@ public sealed record RuntimeOptions
     public void Validate(int promptsPerStep)
     {
         if (MaxStaleness < 0) throw new ArgumentException($"runtime.max-staleness must be >= 0 (got {MaxStaleness})");
-        if (PromptsPerSlot < 1 || PromptsPerSlot > promptsPerStep)
-            throw new ArgumentException($"runtime.prompts-per-slot must be in [1, grpo.prompts-per-step = {promptsPerStep}] (got {PromptsPerSlot})");
+        if (PromptsPerSlot < 0 || PromptsPerSlot > promptsPerStep)
+            throw new ArgumentException($"runtime.prompts-per-slot must be in [0, grpo.prompts-per-step = {promptsPerStep}] (got {PromptsPerSlot})");
         if (SlotTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.slot-timeout must be positive");
         if (ScoreTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.score-timeout must be positive");
         if (SamplersPerNode < 1) throw new ArgumentException($"runtime.samplers-per-node must be >= 1 (got {SamplersPerNode})");

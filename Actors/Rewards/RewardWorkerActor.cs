@@ -81,8 +81,8 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
             child.Tell(new RewardComponentActor.Score(id, i, groups));
         }
         pending[id] = new Pending(s, Sender, groups, names);
-        // A component that is restarting loses the request: give up on it after every group could have timed out.
-        Timers.StartSingleTimer(("expire", id), new Expire(id), TimeSpan.FromSeconds(longest * groups.Length + 5));
+        // A component that is restarting loses the request: give up on it once every group could have timed out.
+        Timers.StartSingleTimer(("expire", id), new Expire(id), TimeSpan.FromSeconds(longest + 5));
     }
 
     private (IActorRef, LoadedReward) Component(RewardSpecDto dto)
@@ -175,17 +175,17 @@ public sealed class RewardComponentActor : ReceiveActor
             var replyTo = Sender;
             var token = cts.Token;
             var timeout = reward.Spec.Timeout;
+            // Groups are scored concurrently, so a hanging plug-in costs one timeout per slot, not one per group.
             Task.Run(async () =>
             {
-                var results = new GuardedResult[s.Groups.Length];
-                for (int i = 0; i < s.Groups.Length; i++) results[i] = await RewardGuard.RunAsync(instance, s.Groups[i], timeout, token);
+                var results = await Task.WhenAll(s.Groups.Select(g => RewardGuard.RunAsync(instance, g, timeout, token)));
                 return new Done(new Scored(s.RequestId, s.Component, results), replyTo);
             }, token).PipeTo(Self);
         });
         Receive<Done>(d =>
         {
             d.ReplyTo.Tell(d.Result);
-            var failure = d.Result.Results.FirstOrDefault(r => !r.Succeeded);
+            var failure = d.Result.Results.FirstOrDefault(r => r.Kind is not (FailureKind.None or FailureKind.Cancelled));
             if (failure is not null)
                 throw new RewardComponentException($"reward '{reward.Name}' ({reward.Spec.Type}) {failure.Kind}: {failure.Failure}");
         });

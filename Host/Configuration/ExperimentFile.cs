@@ -70,7 +70,7 @@ public static class ExperimentFile
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
         new("runtime.max-staleness", "0: synchronous on-policy; n > 0: samplers may run n policy versions ahead, older rollouts are dropped", (e, v, k) => R(e, r => r with { MaxStaleness = Int(v, k, 0) })),
-        new("runtime.prompts-per-slot", "prompts per unit of sampler work", (e, v, k) => R(e, r => r with { PromptsPerSlot = Int(v, k, 1) })),
+        new("runtime.prompts-per-slot", "prompts per unit of sampler work (0: a whole step; use smaller slots with several samplers)", (e, v, k) => R(e, r => r with { PromptsPerSlot = Int(v, k, 0) })),
         new("runtime.slot-timeout", "seconds before an unreturned slot goes to another sampler", (e, v, k) => R(e, r => r with { SlotTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
         new("runtime.score-timeout", "seconds before an unanswered scoring request is sent again", (e, v, k) => R(e, r => r with { ScoreTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
         new("runtime.samplers-per-node", "sampler actors on each node with the sampler role", (e, v, k) => R(e, r => r with { SamplersPerNode = Int(v, k, 1) })),

@@ -39,6 +39,8 @@ static double TimeMedian(int warmup, int reps, Action body)
 
 Console.WriteLine($"torch threads: {torch.get_num_threads()}, cores: {Environment.ProcessorCount}, reps: {reps} (median)");
 
+if (args.Contains("--pipeline-only")) goto pipeline;
+
 // 1. Reference: dense fp32 matmul throughput.
 double matmulFlops;
 {
@@ -97,6 +99,17 @@ foreach (var (d, layers) in new[] { (64, 2), (128, 2) })
     Report($"sampling d{d} L{layers} B{B} x {New} new tokens, KV cache", $"{B * New / tc:N0} tok/s", $"{tc:F3} s");
     Report($"sampling d{d} L{layers} B{B} x {New} new tokens, no cache", $"{B * New / tn:N0} tok/s", $"{tn:F3} s");
     Report($"KV-cache speed-up d{d}", $"{tn / tc:F1}x", "target >= 3x");
+}
+
+pipeline:
+// 4. Actor pipeline against the bare library loop (same configuration, same run).
+{
+    int steps = quick ? 30 : 80;
+    Console.WriteLine($"actor pipeline vs library loop, d64 L2, 16 prompts x 8, {steps} GRPO steps each (steady state: steps 11+):");
+    var (lib, act) = RlActors.Bench.PipelineBench.Run(steps, Console.Out);
+    Report("GRPO step, library loop (d64 L2, 16x8)", $"{lib * 1e3:F0} ms", "median of steps 11+, two runs averaged");
+    Report("GRPO step, actor pipeline (same config)", $"{act * 1e3:F0} ms", "one node, all roles, sync");
+    Report("actor / library step time", $"{act / lib:F3}x", "target <= 1.05x");
 }
 
 if (writePath is not null)

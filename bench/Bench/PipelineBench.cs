@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Microsoft.Extensions.DependencyInjection;
+using RlActors.Actors.Experiment;
+using RlActors.Actors.Protocol;
+using RlActors.Actors.Runtime;
+using RlActors.Policies.Training;
+
+namespace RlActors.Bench;
+
+/// <summary>
+/// Steady-state GRPO step time of the actor pipeline (one cluster node with every role, in this process) against
+/// the bare library loop, on the same configuration, in one run: library, actors, library again (the two library
+/// medians are averaged to cancel drift). Steps 1–10 are warm-up; the median of the rest is reported.
+/// </summary>
+public static class PipelineBench
+{
+    public static (double Library, double Actors) Run(int steps, TextWriter log)
+    {
+        var options = new RlvrOptions
+        {
+            Seed = 1,
+            Sft = new SftOptions { Steps = 100 },
+            GrpoSteps = steps,
+            EvalEvery = 0,
+            EvalProblems = 20,
+        };
+        double lib1 = Library(options, steps);
+        log.WriteLine($"  library loop: {lib1 * 1e3:F0} ms/step");
+        double actors = Actors(options, steps);
+        log.WriteLine($"  actor pipeline: {actors * 1e3:F0} ms/step");
+        double lib2 = Library(options, steps);
+        log.WriteLine($"  library loop again: {lib2 * 1e3:F0} ms/step");
+        return ((lib1 + lib2) / 2, actors);
+    }
+
+    private static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.OrderBy(x => x).ToArray();
+        return a[a.Length / 2];
+    }
+
+    private static double Library(RlvrOptions options, int steps)
+    {
+        using var run = new ArithmeticRlvr(options);
+        run.RunSft();
+        var times = new List<double>();
+        for (int i = 0; i < steps; i++)
+        {
+            var w = Stopwatch.StartNew();
+            run.GrpoStep();
+            times.Add(w.Elapsed.TotalSeconds);
+        }
+        return Median(times.Skip(10));
+    }
+
+    private static double Actors(RlvrOptions options, int steps)
+    {
+        var observer = new TimingObserver();
+        var settings = new ExperimentSettings("bench", options, new RuntimeOptions(), [new RewardSpecDto("outcome", null, 1.0, 10)]);
+        using var host = ClusterNode.Build(new NodeOptions("127.0.0.1", ClusterNode.FreePort(), null, Roles.All, [], []));
+        host.StartAsync().GetAwaiter().GetResult();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        ClusterNode.WhenUp(system, CancellationToken.None).GetAwaiter().GetResult();
+        system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        if (observer.Done.Task.GetAwaiter().GetResult() != 0) throw new InvalidOperationException("actor pipeline failed: " + observer.Error);
+        host.StopAsync().GetAwaiter().GetResult();
+        var stamps = observer.Stamps;
+        return Median(Enumerable.Range(11, stamps.Count - 11).Select(i => stamps[i] - stamps[i - 1]));
+    }
+
+    private sealed class TimingObserver : IExperimentObserver
+    {
+        private readonly Stopwatch watch = Stopwatch.StartNew();
+        public List<double> Stamps { get; } = new();
+        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public string? Error { get; private set; }
+        public void Log(string line) { }
+        public void SftDone(double seconds) => Stamps.Add(watch.Elapsed.TotalSeconds);
+        public void StepCompleted(StepReport report) => Stamps.Add(watch.Elapsed.TotalSeconds);
+        public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) { }
+        public void Finished(byte[] finalWeights) => Done.TrySetResult(0);
+        public void Failed(string reason) { Error = reason; Done.TrySetResult(1); }
+    }
+}
