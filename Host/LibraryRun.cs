@@ -65,7 +65,7 @@ public static class LibraryRun
                 metrics.Flush();
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[grpo] step {step,5}/{o.GrpoSteps}  reward_mean {m[GrpoMetrics.RewardMean]:F3}  accuracy {m[GrpoMetrics.Accuracy]:F3}  " +
-                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000}  clip_frac {m[GrpoMetrics.ClipFrac]:F3}  approx_kl {m[GrpoMetrics.ApproxKl]:E1}  " +
+                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  clip_frac {m[GrpoMetrics.ClipFrac]:F3}  approx_kl {m[GrpoMetrics.ApproxKl]:E1}  " +
                     $"entropy {m[GrpoMetrics.Entropy]:F3}  zero_std_groups {m[GrpoMetrics.ZeroStdGroups]:F0}/{o.Grpo.PromptsPerStep}  " +
                     $"({grpoWatch.Elapsed.TotalSeconds / step:F2} s/step)"));
             }

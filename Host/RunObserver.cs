@@ -69,7 +69,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
                 var eta = TimeSpan.FromSeconds(perStep * (totalSteps - r.Step));
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[grpo] step {r.Step,5}/{totalSteps} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  " +
-                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  " +
+                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  " +
                     $"{m[RuntimeMetrics.TokensPerSecond]:N0} tok/s  {m[RuntimeMetrics.StepSeconds]:F2} s/step  stale {m[RuntimeMetrics.StaleDropped]:F0}  " +
                     $"reward-failures {m[RuntimeMetrics.RewardFailures]:F0}  ETA {eta:mm\\:ss}"));
                 DrawCurves();

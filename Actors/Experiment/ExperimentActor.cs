@@ -256,6 +256,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
             [RuntimeMetrics.StepSeconds] = wall,
             [RuntimeMetrics.TrainSeconds] = t.Seconds,
             ["sample_s"] = step.Slots.Max(s => s.Rollouts!.SampleSeconds),
+            [RuntimeMetrics.Samplers] = step.Slots.Select(s => s.Rollouts!.SamplerId).Distinct().Count(),
         };
         staleDropped = duplicateDropped = 0;
         observer.StepCompleted(new StepReport(t.Step, version, m));

@@ -74,4 +74,6 @@ public static class RuntimeMetrics
     public const string StepSeconds = "step_s";
     /// <summary>Time the learner spent on the update.</summary>
     public const string TrainSeconds = "train_s";
+    /// <summary>Distinct samplers (by sampler id, <c>host:port/sampler-i</c>) whose rollouts the step trained on.</summary>
+    public const string Samplers = "samplers";
 }
