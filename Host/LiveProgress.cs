@@ -22,8 +22,9 @@ public static class LiveProgress
                     task.Value = step;
                     task.Description = Markup.Escape(summary);
                 };
+                observer.LineSink = line => AnsiConsole.MarkupLine(Markup.Escape(line));
                 try { return await observer.Completion.Task; }
-                finally { observer.Progress = null; }
+                finally { observer.Progress = null; observer.LineSink = null; }
             });
     }
 }

@@ -24,6 +24,15 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     private double? sftAccuracy;
     private double? finalAccuracy;
 
+    /// <summary>Where log lines go while a live display owns the terminal; null writes to the log writer.</summary>
+    public Action<string>? LineSink { get; set; }
+
+    private void Write(string line)
+    {
+        if (LineSink is { } sink) sink(line);
+        else log.WriteLine(line);
+    }
+
     /// <summary>Live progress (step, one-line summary) when the output is a terminal; null for plain lines.</summary>
     public Action<long, string>? Progress { get; set; }
 
@@ -45,7 +54,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     public (double? Sft, double? Final) Accuracy => (sftAccuracy, finalAccuracy);
 
     /// <inheritdoc />
-    public void Log(string line) { lock (gate) log.WriteLine(line); }
+    public void Log(string line) { lock (gate) Write(line); }
 
     /// <inheritdoc />
     public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; GRPO starts");
@@ -67,7 +76,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             {
                 double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, curve.Count);
                 var eta = TimeSpan.FromSeconds(perStep * (totalSteps - r.Step));
-                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                Write(string.Create(CultureInfo.InvariantCulture,
                     $"[grpo] step {r.Step,5}/{totalSteps} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  " +
                     $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  " +
                     $"{m[RuntimeMetrics.TokensPerSecond]:N0} tok/s  {m[RuntimeMetrics.StepSeconds]:F2} s/step  stale {m[RuntimeMetrics.StaleDropped]:F0}  " +
@@ -88,7 +97,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             evals.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 { ["phase"] = phase, ["step"] = step, ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems }));
             evals.Flush();
-            log.WriteLine($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
+            Write($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
         }
     }
 
@@ -100,7 +109,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             File.WriteAllBytes(Path.Combine(dir, "policy.weights"), finalWeights);
             DrawCurves();
             if (sftAccuracy is double s && finalAccuracy is double f)
-                log.WriteLine($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
+                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
         }
         Completion.TrySetResult(0);
     }
@@ -133,7 +142,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             plot.SavePng(tmp, 800, 450);
             File.Move(tmp, Path.Combine(dir, "curves.png"), overwrite: true);
         }
-        catch (Exception e) { log.WriteLine($"(could not draw curves.png: {e.Message})"); }
+        catch (Exception e) { Write($"(could not draw curves.png: {e.Message})"); }
     }
 
     private static double[] Smooth(double[] xs, int w)
