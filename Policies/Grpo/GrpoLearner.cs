@@ -137,6 +137,13 @@ public sealed class GrpoLearner : IDisposable
         optimizer.load_state_dict(r);
     }
 
+    /// <summary>Restores the frozen reference policy (saved with the checkpoint: it is the policy as it was when GRPO began).</summary>
+    public void LoadReference(byte[] weights)
+    {
+        if (Reference is null) throw new InvalidOperationException("this learner has no reference model (grpo.kl-coef = 0)");
+        Reference.LoadWeights(weights);
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

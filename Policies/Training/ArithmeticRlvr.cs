@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RlActors.Environments.Arithmetic;
+using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Lm;
 using static TorchSharp.torch;
@@ -159,6 +160,42 @@ public sealed class ArithmeticRlvr : IDisposable
         metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
         GrpoStepsDone++;
         return metrics;
+    }
+
+    /// <summary>
+    /// Everything needed to continue this run exactly: weights, Adam state, the reference policy, the sampling
+    /// generator and both data cursors. Loading it into a fresh instance built with the same options (without
+    /// running SFT again) and continuing gives bitwise the same numbers as never stopping (same thread count).
+    /// </summary>
+    public TrainingCheckpoint SaveCheckpoint() => new()
+    {
+        Step = GrpoStepsDone,
+        PolicyVersion = GrpoStepsDone,
+        PolicyWeights = Policy.SaveWeights(),
+        OptimizerState = learner?.SaveOptimizer() ?? [],
+        ReferenceWeights = learner?.Reference?.SaveWeights(),
+        Parts = new Dictionary<string, byte[]>
+        {
+            ["generator.sampler"] = RngState.Save(sampler),
+            ["cursor.sft"] = sftData.SaveCursor(),
+            ["cursor.rl"] = rlData.SaveCursor(),
+        },
+    };
+
+    /// <summary>Restores a checkpoint made by <see cref="SaveCheckpoint"/> of a run with the same options.</summary>
+    public void LoadCheckpoint(TrainingCheckpoint c)
+    {
+        Policy.LoadWeights(c.PolicyWeights);
+        GrpoStepsDone = checked((int)c.Step);
+        if (c.OptimizerState.Length > 0 || c.ReferenceWeights is not null)
+        {
+            learner ??= new GrpoLearner(Policy, o.Grpo, CharTokenizer.Pad);
+            if (c.OptimizerState.Length > 0) learner.LoadOptimizer(c.OptimizerState);
+            if (c.ReferenceWeights is not null) learner.LoadReference(c.ReferenceWeights);
+        }
+        if (c.Parts.TryGetValue("generator.sampler", out var g)) RngState.Restore(sampler, g);
+        if (c.Parts.TryGetValue("cursor.sft", out var s)) sftData.Restore(ArithmeticDataset.LoadCursor(s));
+        if (c.Parts.TryGetValue("cursor.rl", out var r)) rlData.Restore(ArithmeticDataset.LoadCursor(r));
     }
 
     /// <summary>The sampling generator's state (to checkpoint a run).</summary>
