@@ -33,16 +33,20 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
     public static Props Props(IReadOnlyList<string>? pluginPaths = null) =>
         Akka.Actor.Props.Create(() => new RewardWorkerActor(pluginPaths ?? Array.Empty<string>()));
 
-    private sealed class Pending(ScoreSlot request, IActorRef replyTo, RewardGroup[] groups, string[] components)
+    private sealed class Pending(ScoreSlot request, IActorRef replyTo, RewardGroup[] groups, string[] components, IActorRef[] children)
     {
         public ScoreSlot Request { get; } = request;
         public IActorRef ReplyTo { get; } = replyTo;
         public RewardGroup[] Groups { get; } = groups;
         public string[] Components { get; } = components;
+        public IActorRef[] Children { get; } = children;
         public Dictionary<int, RewardComponentActor.Scored> Results { get; } = new();
     }
 
     private sealed record Expire(long RequestId);
+
+    /// <summary>A component's backoff supervisor answers this instead of its stopped (restarting) child.</summary>
+    private sealed record ComponentRestarting;
 
     public RewardWorkerActor(IReadOnlyList<string> pluginPaths)
     {
@@ -50,6 +54,7 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         Receive<ScoreSlot>(OnScore);
         Receive<RewardComponentActor.Scored>(OnComponentScored);
         Receive<Expire>(e => { if (pending.ContainsKey(e.RequestId)) Complete(e.RequestId); });
+        Receive<ComponentRestarting>(_ => OnComponentRestarting(Sender));
     }
 
     /// <inheritdoc />
@@ -72,15 +77,17 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
             g.Completions.Select(c => (IReadOnlyList<int>)c).ToList(), s.PolicyVersion)).ToArray();
         long id = nextRequest++;
         var names = new string[s.Rewards.Length];
+        var children = new IActorRef[s.Rewards.Length];
         double longest = 0;
         for (int i = 0; i < s.Rewards.Length; i++)
         {
             var (child, reward) = Component(s.Rewards[i]);
             names[i] = reward.Name;
+            children[i] = child;
             longest = Math.Max(longest, s.Rewards[i].TimeoutSeconds);
             child.Tell(new RewardComponentActor.Score(id, i, groups));
         }
-        pending[id] = new Pending(s, Sender, groups, names);
+        pending[id] = new Pending(s, Sender, groups, names, children);
         // A component that is restarting loses the request: give up on it once every group could have timed out.
         Timers.StartSingleTimer(("expire", id), new Expire(id), TimeSpan.FromSeconds(longest + 5));
     }
@@ -92,7 +99,8 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         var spec = new RewardSpec(dto.Type, ResolveAssembly(dto.Assembly), dto.Weight) { Timeout = TimeSpan.FromSeconds(dto.TimeoutSeconds) };
         var loaded = RewardPluginLoader.Load(spec, Directory.GetCurrentDirectory());
         var childProps = BackoffSupervisor.Props(Backoff.OnFailure(
-            RewardComponentActor.Props(loaded), "component", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, maxNrOfRetries: 50));
+            RewardComponentActor.Props(loaded), "component", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, maxNrOfRetries: 50)
+            .WithReplyWhileStopped(new ComponentRestarting()));
         var child = Context.ActorOf(childProps, $"reward-{components.Count}-{Sanitize(loaded.Name)}");
         components[key] = (child, loaded);
         return (child, loaded);
@@ -113,6 +121,23 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         if (!pending.TryGetValue(s.RequestId, out var p)) return;
         p.Results[s.Component] = s;
         if (p.Results.Count == p.Components.Length) Complete(s.RequestId);
+    }
+
+    /// <summary>
+    /// A request reached <paramref name="supervisor"/> while its child was stopped for a restart (backoff of at least
+    /// 100 ms). Requests to one child are delivered in order, so every request still waiting for that child went to the
+    /// stopped instance or bounced: count them as failed now rather than when they expire (timeout + 5 s later). Should
+    /// a fresh instance still answer one, that answer replaces the failure while the request is pending.
+    /// </summary>
+    private void OnComponentRestarting(IActorRef supervisor)
+    {
+        foreach (var (id, p) in pending.OrderBy(kv => kv.Key).ToList())
+            for (int c = 0; c < p.Children.Length; c++)
+                if (p.Children[c].Equals(supervisor) && !p.Results.ContainsKey(c) && pending.ContainsKey(id))
+                {
+                    var lost = p.Groups.Select(_ => new GuardedResult(null, "no answer (component restarting)", FailureKind.Threw)).ToArray();
+                    OnComponentScored(new RewardComponentActor.Scored(id, c, lost));
+                }
     }
 
     private void Complete(long id)
@@ -147,8 +172,9 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
 
 /// <summary>
 /// Runs one reward component. Scoring runs as a Task (each group guarded by <see cref="RewardGuard"/>: timeout,
-/// exceptions and NaN/∞ contained) piped back to the actor. After a failed group it answers, then fails itself so
-/// its backoff supervisor gives it a fresh instance of the plug-in.
+/// exceptions and NaN/∞ contained) piped back to the actor. After a failed group it answers, finishes the requests in
+/// flight (new ones are answered as failed), then fails itself so its backoff supervisor gives it a fresh instance of
+/// the plug-in.
 /// </summary>
 public sealed class RewardComponentActor : ReceiveActor
 {
@@ -156,6 +182,8 @@ public sealed class RewardComponentActor : ReceiveActor
     private readonly LoadedReward reward;
     private readonly IAsyncRewardFunction instance;
     private readonly CancellationTokenSource cts = new();
+    private int inFlight;
+    private string? failing; // set by a failed group: answer what is in flight, then fail
 
     /// <summary>Score these groups (request <paramref name="RequestId"/>, component <paramref name="Component"/>).</summary>
     public sealed record Score(long RequestId, int Component, RewardGroup[] Groups);
@@ -172,6 +200,13 @@ public sealed class RewardComponentActor : ReceiveActor
         instance = reward.Factory();
         Receive<Score>(s =>
         {
+            if (failing is not null)
+            {
+                // This instance is about to be replaced: answer at once rather than lose the request with it.
+                Sender.Tell(new Scored(s.RequestId, s.Component, s.Groups.Select(_ => new GuardedResult(null, $"no answer (restarting after: {failing})", FailureKind.Threw)).ToArray()));
+                return;
+            }
+            inFlight++;
             var replyTo = Sender;
             var token = cts.Token;
             var timeout = reward.Spec.Timeout;
@@ -184,10 +219,22 @@ public sealed class RewardComponentActor : ReceiveActor
         });
         Receive<Done>(d =>
         {
+            inFlight--;
             d.ReplyTo.Tell(d.Result);
             var failure = d.Result.Results.FirstOrDefault(r => r.Kind is not (FailureKind.None or FailureKind.Cancelled));
             if (failure is not null)
-                throw new RewardComponentException($"reward '{reward.Name}' ({reward.Spec.Type}) {failure.Kind}: {failure.Failure}");
+                failing ??= $"reward '{reward.Name}' ({reward.Spec.Type}) {failure.Kind}: {failure.Failure}";
+            // Requests still being scored would be lost with this instance: fail once they have answered (each is
+            // guarded by its timeout, so that is soon).
+            if (failing is not null && inFlight == 0)
+                throw new RewardComponentException(failing);
+        });
+        Receive<Status.Failure>(f =>
+        {
+            // Not expected (the guard contains the plug-in's failures); the request is lost and expires in the worker.
+            inFlight--;
+            failing ??= $"reward '{reward.Name}' ({reward.Spec.Type}) scoring task failed: {f.Cause.Message}";
+            if (inFlight == 0) throw new RewardComponentException(failing);
         });
     }
 

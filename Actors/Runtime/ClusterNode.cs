@@ -48,7 +48,8 @@ public static class ClusterNode
     /// an oversized message is dropped with only a log line.</summary>
     public const int MaximumFrameSize = 32 * 1024 * 1024;
 
-    private static string Hocon => $$"""
+    /// <summary>The node's HOCON: protocol serializer bindings, frame size, cluster settings (tests start their ActorSystem with it).</summary>
+    public static string Hocon => $$"""
         akka {
           loglevel = {{Environment.GetEnvironmentVariable("RLACTORS_AKKA_LOGLEVEL") ?? "WARNING"}}
           stdout-loglevel = WARNING
@@ -115,7 +116,10 @@ public static class ClusterNode
     /// <summary>A free TCP port on <paramref name="hostname"/>.</summary>
     public static int FreePort(string hostname = "127.0.0.1")
     {
-        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(hostname == "localhost" ? "127.0.0.1" : hostname), 0);
+        // A host name (not an address) is resolved by remoting; a port free on every interface is free on its address too.
+        var ip = hostname == "localhost" ? System.Net.IPAddress.Loopback
+            : System.Net.IPAddress.TryParse(hostname, out var parsed) ? parsed : System.Net.IPAddress.Any;
+        var l = new System.Net.Sockets.TcpListener(ip, 0);
         l.Start();
         int port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();

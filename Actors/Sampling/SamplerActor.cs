@@ -102,6 +102,7 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
         {
             s.ReplyTo.Tell(s.Result);
             Become(Idle);
+            Stash.UnstashAll(); // a task that arrived while sampling (e.g. a second reply to a repeated RequestWork) is not lost
             AskForWork();
         });
         Receive<Status.Failure>(f => throw new SamplerFailedException($"sampler {id} failed: {f.Cause.Message}", f.Cause));
