@@ -23,6 +23,7 @@ public static class ClusterRun
         // Everything that can be wrong with the input is checked before anything is started or written.
         var exp = ExperimentFile.Load(a.File, a.Overrides);
         ValidateRewards(exp.Rewards.Select(r => new RewardSpec(r.Type, r.Assembly, r.Weight) { Timeout = TimeSpan.FromSeconds(r.TimeoutSeconds) }));
+        ValidateEndpoint(a.Hostname, a.Port);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
         string dir = a.OutDir ?? Path.Combine("runs", exp.Name);
@@ -48,7 +49,12 @@ public static class ClusterRun
         {
             using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await ClusterNode.WhenUp(system, joinTimeout.Token);
+            try { await ClusterNode.WhenUp(system, joinTimeout.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                log.WriteLine($"failed: the cluster host at {a.PublicHostname ?? a.Hostname}:{port} did not come up within 30 s");
+                return 1;
+            }
             log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
                           $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
             var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
@@ -85,6 +91,8 @@ public static class ClusterRun
             catch (BadImageFormatException) { throw new ConfigError($"--plugin: not a .NET assembly: {Path.GetFullPath(path)}"); }
         }
         if (a.Samplers < 1) throw new ConfigError($"--samplers: must be >= 1 (got {a.Samplers})");
+        if (a.Device is not ("cpu" or "cuda")) throw new ConfigError($"--device: expected cpu or cuda, got '{a.Device}'");
+        ValidateEndpoint(a.Hostname, a.Port);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
 
@@ -114,6 +122,18 @@ public static class ClusterRun
         {
             await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>--port must be a TCP port and --hostname an address or a name that resolves.</summary>
+    private static void ValidateEndpoint(string hostname, int? port)
+    {
+        if (port is int p && p is < 1 or > 65535) throw new ConfigError($"--port {p}: must be in 1..65535");
+        if (System.Net.IPAddress.TryParse(hostname, out _)) return;
+        try { System.Net.Dns.GetHostAddresses(hostname); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ArgumentException)
+        {
+            throw new ConfigError($"--hostname {hostname}: cannot resolve this host name ({e.Message})");
         }
     }
 

@@ -86,10 +86,26 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         });
         Receive<SlotRollouts>(OnRollouts);
         Receive<SlotScored>(OnScored);
+        Receive<ScoringFailed>(f => { if (f.Experiment == settings.Name) Fail($"a reward worker cannot score: {f.Reason}"); });
         Receive<Trained>(OnTrained);
         Receive<Evaluated>(OnEvaluated);
         Receive<Tick>(_ => CheckTimeouts());
         Receive<Terminated>(t => Reassign(t.ActorRef, "left"));
+    }
+
+    /// <summary>
+    /// A bug in the coordinator must not silently restart the run (a restart would build a new learner and redo
+    /// SFT, losing the progress): any exception ends the experiment with a message instead.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try { return base.AroundReceive(receive, message); }
+        catch (Exception e)
+        {
+            log.Error(e, "experiment coordinator failed on {0}", message.GetType().Name);
+            Fail($"the experiment coordinator failed on {message.GetType().Name}: {e.Message}");
+            return true;
+        }
     }
 
     /// <summary>The learner is the one child whose failure the experiment cannot absorb: it stops the run.</summary>
@@ -153,6 +169,8 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private bool TryAssign(IActorRef sampler)
     {
+        // One slot per sampler at a time: a repeated request from a busy sampler must not take work from idle ones.
+        if (steps.Values.Any(st => st.Slots.Any(sl => sl.Rollouts is null && Equals(sl.Sampler, sampler)))) return true;
         foreach (var step in steps.Values)
             foreach (var slot in step.Slots)
             {
@@ -186,12 +204,13 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
             log.Debug("dropped rollouts of step {0} slot {1}: step already trained", r.Step, r.Slot);
             return;
         }
+        if (r.Slot < 0 || r.Slot >= step.Slots.Count) { log.Warning("dropped rollouts for unknown slot {0} of step {1}", r.Slot, r.Step); return; }
         var slot = step.Slots[r.Slot];
         if (slot.Rollouts is not null) { duplicateDropped += r.Groups.Length; return; }
         if (version - r.PolicyVersion > MaxStaleness || r.PolicyVersion != step.SamplingVersion)
         {
             staleDropped += r.Groups.Length;
-            slot.Sampler = null; // sample it again with current weights
+            if (Equals(slot.Sampler, Sender)) slot.Sampler = null; // sample it again with current weights
             Dispatch();
             return;
         }
@@ -208,7 +227,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void OnScored(SlotScored s)
     {
-        if (s.Experiment != settings.Name || !steps.TryGetValue(s.Step, out var step)) return;
+        if (s.Experiment != settings.Name || !steps.TryGetValue(s.Step, out var step) || s.Slot < 0 || s.Slot >= step.Slots.Count) return;
         var slot = step.Slots[s.Slot];
         if (slot.Scored is not null || slot.Rollouts is null) return;
         slot.Scored = s;

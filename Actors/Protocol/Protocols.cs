@@ -59,6 +59,9 @@ public static class RewardProtocol
     public sealed record ScoreSlot(string Experiment, long Step, int Slot, long PolicyVersion, TaskSpec Task,
         RewardSpecDto[] Rewards, RolloutGroup[] Groups) : IRlMessage;
 
+    /// <summary>A worker cannot score for this experiment at all (e.g. a plug-in missing on its node): the run stops with this reason.</summary>
+    public sealed record ScoringFailed(string Experiment, string Reason) : IRlMessage;
+
     /// <summary>Combined rewards per group and completion; components that failed are named and counted.</summary>
     public sealed record SlotScored(string Experiment, long Step, int Slot, float[][] Rewards, int[] Correct,
         int Failures, string[] FailedComponents) : IRlMessage;

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Pattern;
@@ -81,7 +82,16 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         double longest = 0;
         for (int i = 0; i < s.Rewards.Length; i++)
         {
-            var (child, reward) = Component(s.Rewards[i]);
+            IActorRef child;
+            LoadedReward reward;
+            try { (child, reward) = Component(s.Rewards[i]); }
+            catch (PluginLoadException e)
+            {
+                string node = Cluster.Get(Context.System).SelfAddress.ToString();
+                log.Error("cannot load reward '{0}' on {1}: {2}", s.Rewards[i].Type, node, e.Message);
+                Sender.Tell(new ScoringFailed(s.Experiment, $"reward '{s.Rewards[i].Type}' cannot be loaded on {node}: {e.Message} (start the node with --plugin PATH.dll)"));
+                return;
+            }
             names[i] = reward.Name;
             children[i] = child;
             longest = Math.Max(longest, s.Rewards[i].TimeoutSeconds);

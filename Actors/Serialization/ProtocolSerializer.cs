@@ -27,7 +27,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     {
         [typeof(RequestWork)] = "sp.request", [typeof(SampleTask)] = "sp.task", [typeof(SlotRollouts)] = "sp.rollouts",
         [typeof(NoMoreWork)] = "sp.done", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
-        [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored",
+        [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored", [typeof(ScoringFailed)] = "r.failed",
     };
 
     /// <inheritdoc />
@@ -60,6 +60,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.Write(m.Rewards.Length);
                 foreach (var r in m.Rewards) { w.Write(r.Type); WriteNullable(w, r.Assembly); w.Write(r.Weight); w.Write(r.TimeoutSeconds); }
                 WriteGroups(w, m.Groups); break;
+            case ScoringFailed m: w.Write(m.Experiment); w.Write(m.Reason); break;
             case SlotScored m:
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.Rewards.Length);
                 foreach (var r in m.Rewards) WriteFloats(w, r);
@@ -89,6 +90,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "w.unavailable" => new WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
             "r.score" => ReadScoreSlot(r),
             "r.scored" => ReadSlotScored(r),
+            "r.failed" => new ScoringFailed(r.ReadString(), r.ReadString()),
             _ => throw new SerializationException($"unknown manifest '{manifest}'"),
         };
     }

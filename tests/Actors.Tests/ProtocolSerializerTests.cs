@@ -32,6 +32,7 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
             [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5)],
             [Group("exp/12/3/0", 0, 2)]),
         ["r.scored"] = new SlotScored("exp", 12, 3, [[1f, 0f, -0.25f], [float.Epsilon, 2f, 0f]], [1, 0], 2, ["throwing", "hanging"]),
+        ["r.failed"] = new ScoringFailed("exp", "reward 'X' cannot be loaded on akka.tcp://rlactors@127.0.0.1:1"),
     };
 
     private ProtocolSerializer Serializer => new((ExtendedActorSystem)Sys);

@@ -1,0 +1,45 @@
+using System.Text.Json;
+
+namespace RlActors.Host.Tests;
+
+/// <summary>Tiny experiment files and the readers of what a run writes.</summary>
+internal static class Experiments
+{
+    /// <summary>The keys every line of metrics.jsonl has.</summary>
+    public static readonly string[] MetricKeys =
+    [
+        "step", "policy_version", "reward_mean", "accuracy", "loss", "clip_frac", "approx_kl", "entropy",
+        "rollouts_per_s", "tokens_per_s", "stale_dropped", "reward_failures",
+    ];
+
+    /// <summary>A seconds-long experiment: d16, one layer, 5 SFT steps, 3 GRPO steps of 4 prompts x 4, 20 eval
+    /// problems. <paramref name="extra"/> lines come last and override.</summary>
+    public static string Tiny(string name, string extra = "") => $$"""
+        name = {{name}}
+        seed = 1
+        log-every = 1
+        model { d-model = 16, layers = 1, heads = 2, context = 48 }
+        task { min-ops = 1, max-ops = 2, operand-digits = 1, operators = "+-" }
+        sft { steps = 5, batch-size = 8 }
+        grpo { steps = 3, prompts-per-step = 4, group-size = 4, max-new-tokens = 32 }
+        eval { problems = 20, every = 0 }
+        {{extra}}
+        """;
+
+    /// <summary>A HOCON string literal.</summary>
+    public static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    /// <summary>The rows of a metrics.jsonl (or eval.jsonl), one dictionary of numbers and strings per line.</summary>
+    public static List<Dictionary<string, JsonElement>> ReadJsonLines(string path)
+    {
+        Assert.True(File.Exists(path), $"{path} was not written");
+        return File.ReadAllLines(path).Where(l => l.Trim().Length > 0)
+            .Select(l => JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(l)
+                         ?? throw new InvalidDataException($"{path}: not a JSON object: {l}"))
+            .ToList();
+    }
+
+    /// <summary>Asserts <paramref name="cli"/> exited with 0, showing its output otherwise.</summary>
+    public static void AssertSucceeded(CliProcess cli) =>
+        Assert.True(cli.ExitCode == 0, $"exit code {cli.ExitCode}, expected 0\n{cli}");
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace RlActors.Host.Tests;
+
+/// <summary>The <c>run</c> command end to end: a real process runs examples/smoke.conf on the actor runtime.</summary>
+public sealed class RunCommandTests
+{
+    [Fact]
+    public async Task Run_smoke_completes_and_writes_metrics()
+    {
+        using var dir = new TempFolder();
+        string conf = File.ReadAllText(Repo.InRepo("examples/smoke.conf"));
+        dir.Write("smoke.conf", conf);
+        int steps = int.Parse(Regex.Match(conf, @"grpo\s*\{[^}]*\bsteps\s*=\s*(\d+)").Groups[1].Value);
+
+        await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(120), "run", "smoke.conf");
+
+        Experiments.AssertSucceeded(run);
+        string output = dir["runs/smoke"];
+        var rows = Experiments.ReadJsonLines(Path.Combine(output, "metrics.jsonl"));
+        Assert.Equal(Enumerable.Range(1, steps), rows.Select(r => r["step"].GetInt32()));
+        foreach (var row in rows)
+            foreach (var key in Experiments.MetricKeys)
+            {
+                Assert.True(row.TryGetValue(key, out var v), $"step {row["step"]}: no '{key}' in metrics.jsonl");
+                Assert.True(v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()), $"step {row["step"]}: {key} = {v}");
+            }
+        Assert.Equal(Enumerable.Range(1, steps), rows.Select(r => r["policy_version"].GetInt32()));
+
+        var evals = Experiments.ReadJsonLines(Path.Combine(output, "eval.jsonl"));
+        Assert.Equal(["sft", "final"], evals.Select(e => e["phase"].GetString()));
+        byte[] png = File.ReadAllBytes(Path.Combine(output, "curves.png"));
+        Assert.True(png.Length > 8 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', "curves.png is not a PNG");
+        Assert.True(new FileInfo(Path.Combine(output, "policy.weights")).Length > 0, "policy.weights is empty");
+        Assert.Equal(conf, File.ReadAllText(Path.Combine(output, "experiment.conf")));
+        Assert.Contains("done in", run.Stdout);
+    }
+}
