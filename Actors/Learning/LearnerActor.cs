@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using RlActors.Actors.Protocol;
 using RlActors.Policies.Lm;
+using RlActors.Policies.Runtime;
 using RlActors.Policies.Training;
 using static RlActors.Actors.Protocol.LearnerProtocol;
 
@@ -61,7 +62,7 @@ public sealed class LearnerActor : ReceiveActor
     {
         var replyTo = Sender;
         var token = cts.Token;
-        Task.Run(() => (object)work()!, token).PipeTo(Self, success: r => new Reply(replyTo, r), failure: e => new Status.Failure(e));
+        TorchThread.Shared.Run(() => (object)work()!, token).PipeTo(Self, success: r => new Reply(replyTo, r), failure: e => new Status.Failure(e));
     }
 
     private sealed record Reply(IActorRef To, object Message);

@@ -4,6 +4,7 @@ using Akka.Event;
 using RlActors.Actors.Protocol;
 using RlActors.Environments.Arithmetic;
 using RlActors.Policies.Lm;
+using RlActors.Policies.Runtime;
 using RlActors.Policies.Training;
 using static RlActors.Actors.Protocol.SamplerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
@@ -128,7 +129,7 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
         Become(Busy);
         var m = model!;
         var token = cts.Token;
-        Task.Run(() => new Sampled(SampleSlot(m, task, id), replyTo), token)
+        TorchThread.Shared.Run(() => new Sampled(SampleSlot(m, task, id), replyTo), token)
             .PipeTo(Self, success: r => r, failure: e => new Status.Failure(e));
     }
 

@@ -25,11 +25,12 @@ public static class PipelineBench
             EvalEvery = 0,
             EvalProblems = 20,
         };
-        double lib1 = Library(options, steps);
+        // Same thread discipline as the runtime: all torch work on the process's torch thread.
+        double lib1 = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => Library(options, steps)).GetAwaiter().GetResult();
         log.WriteLine($"  library loop: {lib1 * 1e3:F0} ms/step");
         double actors = Actors(options, steps);
         log.WriteLine($"  actor pipeline: {actors * 1e3:F0} ms/step");
-        double lib2 = Library(options, steps);
+        double lib2 = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => Library(options, steps)).GetAwaiter().GetResult();
         log.WriteLine($"  library loop again: {lib2 * 1e3:F0} ms/step");
         return ((lib1 + lib2) / 2, actors);
     }
