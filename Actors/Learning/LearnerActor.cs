@@ -71,7 +71,8 @@ public sealed class LearnerActor : ReceiveActor
     protected override void PostStop()
     {
         cts.Cancel();
-        core?.Dispose();
+        var c = core;
+        if (c is not null) TorchThread.Shared.Run(() => { c.Dispose(); return 0; });
         log.Debug("learner stopped at policy version {0}", version);
     }
 }

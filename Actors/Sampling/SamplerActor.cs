@@ -27,7 +27,8 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
     private readonly string id;
     private readonly string device;
     private readonly CancellationTokenSource cts = new();
-    private TransformerLm? model;
+    private TransformerLm? model;           // touched only on the torch thread
+    private PolicyWeights? pendingWeights;
     private long modelVersion = -1;
 
     /// <inheritdoc />
@@ -82,7 +83,9 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
     {
         Receive<PolicyWeights>(w =>
         {
-            LoadWeights(w);
+            // Loaded by the next sampling work item, on the torch thread (all torch work of a process goes there).
+            pendingWeights = w;
+            modelVersion = w.Version;
             Stash.UnstashAll();
             Become(Idle);
         });
@@ -121,15 +124,19 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
             model.eval();
         }
         model.LoadWeights(w.Bytes);
-        modelVersion = w.Version;
     }
 
     private void StartSampling(SampleTask task, IActorRef replyTo)
     {
         Become(Busy);
-        var m = model!;
+        var weights = pendingWeights;
+        pendingWeights = null;
         var token = cts.Token;
-        TorchThread.Shared.Run(() => new Sampled(SampleSlot(m, task, id), replyTo), token)
+        TorchThread.Shared.Run(() =>
+            {
+                if (weights is not null) LoadWeights(weights);
+                return new Sampled(SampleSlot(model!, task, id), replyTo);
+            }, token)
             .PipeTo(Self, success: r => r, failure: e => new Status.Failure(e));
     }
 
@@ -156,7 +163,8 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
     protected override void PostStop()
     {
         cts.Cancel();
-        model?.Dispose();
+        var m = model;
+        if (m is not null) TorchThread.Shared.Run(() => { m.Dispose(); return 0; });
     }
 }
 

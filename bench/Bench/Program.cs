@@ -39,8 +39,11 @@ static double TimeMedian(int warmup, int reps, Action body)
 
 Console.WriteLine($"torch threads: {torch.get_num_threads()}, cores: {Environment.ProcessorCount}, reps: {reps} (median)");
 
-if (args.Contains("--pipeline-only")) goto pipeline;
+// Sections 1-3 run on the process's torch thread, like all torch work in the runtime (see TorchThread).
+if (!args.Contains("--pipeline-only")) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
 
+void Micro()
+{
 // 1. Reference: dense fp32 matmul throughput.
 double matmulFlops;
 {
@@ -101,7 +104,8 @@ foreach (var (d, layers) in new[] { (64, 2), (128, 2) })
     Report($"KV-cache speed-up d{d}", $"{tn / tc:F1}x", "target >= 3x");
 }
 
-pipeline:
+}
+
 // 4. Actor pipeline against the bare library loop (same configuration, same run).
 {
     int steps = quick ? 30 : 80;
