@@ -1,9 +1,9 @@
-namespace RlActors.Actors.Tests;
+namespace RlActors.TestSupport;
 
 /// <summary>
 /// Finds the plug-in dlls built by the ProjectReferences (ReferenceOutputAssembly="false") of this test project:
 /// the repository root is the nearest folder above the test output that holds Actors.sln, and the configuration
-/// is the one this test assembly was built in (…/bin/&lt;Configuration&gt;/net10.0/). Same approach as Rewards.Tests.
+/// is the one this test assembly was built in (…/bin/&lt;Configuration&gt;/net10.0/).
 /// </summary>
 internal static class PluginPaths
 {
