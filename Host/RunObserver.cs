@@ -115,6 +115,19 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Until checkpoints live in the experiment store, they are written atomically (temp file, then rename) to
+    /// runs/&lt;name&gt;/checkpoints/step-NNNNNN.ckpt; each file checks itself (SHA-256) on load.</remarks>
+    public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint)
+    {
+        string folder = Path.Combine(dir, "checkpoints");
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, $"step-{step:D6}.ckpt");
+        File.WriteAllBytes(path + ".tmp", checkpoint.Encode());
+        File.Move(path + ".tmp", path, overwrite: true);
+        Write($"[ckpt] step {step}: {path} (weights sha256 {checkpoint.WeightsSha256[..12]}...)");
+    }
+
+    /// <inheritdoc />
     public void Failed(string reason)
     {
         Log($"failed: {reason}");

@@ -89,6 +89,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         Receive<ScoringFailed>(f => { if (f.Experiment == settings.Name) Fail($"a reward worker cannot score: {f.Reason}"); });
         Receive<Trained>(OnTrained);
         Receive<Evaluated>(OnEvaluated);
+        Receive<CheckpointTaken>(c => observer.CheckpointTaken(c.Step, c.Checkpoint));
         Receive<Tick>(_ => CheckTimeouts());
         Receive<Terminated>(t => Reassign(t.ActorRef, "left"));
     }
@@ -119,8 +120,10 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         mediator.Tell(new Put(Self));
-        observer.Log($"experiment {settings.Name}: SFT warm-up ({settings.Options.Sft.Steps} steps) on the learner");
-        learner.Tell(new Initialize());
+        observer.Log(settings.ResumeFrom is { } r
+            ? $"experiment {settings.Name}: resuming after step {r.Step} (policy version {r.PolicyVersion}, weights sha256 {r.WeightsSha256[..12]}...)"
+            : $"experiment {settings.Name}: SFT warm-up ({settings.Options.Sft.Steps} steps) on the learner");
+        learner.Tell(new Initialize(settings.ResumeFrom));
         Timers.StartPeriodicTimer("tick", new Tick(), TimeSpan.FromSeconds(1));
     }
 
@@ -134,10 +137,14 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void OnReady(Ready r)
     {
-        version = 0;
-        weights[0] = r.Weights;
-        observer.SftDone(r.SftSeconds);
-        learner.Tell(new Evaluate("sft", 0));
+        version = r.Weights.Version;
+        weights[version] = r.Weights;
+        if (settings.ResumeFrom is null)
+        {
+            observer.SftDone(r.SftSeconds);
+            learner.Tell(new Evaluate("sft", 0));
+        }
+        if (version >= TotalSteps) { Finish(); return; }
         PlanSteps();
         Dispatch();
     }
@@ -281,18 +288,22 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         observer.StepCompleted(new StepReport(t.Step, version, m));
 
         int every = settings.Options.EvalEvery;
-        if (version >= TotalSteps)
-        {
-            finishing = true;
-            foreach (var s in waiting) s.Tell(new NoMoreWork(settings.Name));
-            waiting.Clear();
-            learner.Tell(new Evaluate("final", version));
-            return;
-        }
+        int checkpointEvery = settings.Runtime.CheckpointEvery;
+        // Messages to the learner are handled in order, so this snapshot is taken before the next update.
+        if (checkpointEvery > 0 && (version % checkpointEvery == 0 || version >= TotalSteps)) learner.Tell(new TakeCheckpoint(version));
+        if (version >= TotalSteps) { Finish(); return; }
         if (every > 0 && version % every == 0) learner.Tell(new Evaluate("grpo", version));
         PlanSteps();
         Dispatch();
         TryTrain();
+    }
+
+    private void Finish()
+    {
+        finishing = true;
+        foreach (var s in waiting) s.Tell(new NoMoreWork(settings.Name));
+        waiting.Clear();
+        learner.Tell(new Evaluate("final", version));
     }
 
     private void OnEvaluated(Evaluated e)

@@ -17,6 +17,8 @@ public sealed record RuntimeOptions
     public TimeSpan SlotTimeout { get; init; } = TimeSpan.FromSeconds(120);
     /// <summary>A scoring request not answered within this time is sent again.</summary>
     public TimeSpan ScoreTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Ask the learner for a checkpoint every this many steps (and after the last); 0 never.</summary>
+    public int CheckpointEvery { get; init; } = 0;
     /// <summary>Sampler actors per node with the sampler role.</summary>
     public int SamplersPerNode { get; init; } = 1;
 
@@ -28,12 +30,17 @@ public sealed record RuntimeOptions
             throw new ArgumentException($"runtime.prompts-per-slot must be in [0, grpo.prompts-per-step = {promptsPerStep}] (got {PromptsPerSlot})");
         if (SlotTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.slot-timeout must be positive");
         if (ScoreTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.score-timeout must be positive");
+        if (CheckpointEvery < 0) throw new ArgumentException($"runtime.checkpoint-every must be >= 0 (got {CheckpointEvery})");
         if (SamplersPerNode < 1) throw new ArgumentException($"runtime.samplers-per-node must be >= 1 (got {SamplersPerNode})");
     }
 }
 
 /// <summary>Everything the experiment actor needs to run one experiment.</summary>
-public sealed record ExperimentSettings(string Name, RlvrOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards);
+public sealed record ExperimentSettings(string Name, RlvrOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards)
+{
+    /// <summary>Continue from this learner checkpoint instead of running SFT: steps 1..Step are taken as done.</summary>
+    public Policies.Checkpoints.TrainingCheckpoint? ResumeFrom { get; init; }
+}
 
 /// <summary>One completed step, as written to metrics.jsonl.</summary>
 public sealed record StepReport(long Step, long PolicyVersion, IReadOnlyDictionary<string, double> Metrics);
@@ -45,6 +52,8 @@ public interface IExperimentObserver
     void Log(string line);
     /// <summary>The SFT warm-up ended.</summary>
     void SftDone(double seconds);
+    /// <summary>The learner's state after a step, to be stored (every runtime.checkpoint-every steps and after the last).</summary>
+    void CheckpointTaken(long step, Policies.Checkpoints.TrainingCheckpoint checkpoint);
     /// <summary>A step finished.</summary>
     void StepCompleted(StepReport report);
     /// <summary>A held-out evaluation finished.</summary>

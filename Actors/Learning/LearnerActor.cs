@@ -27,13 +27,19 @@ public sealed class LearnerActor : ReceiveActor
     public LearnerActor(RlvrOptions options)
     {
         this.options = options;
-        Receive<Initialize>(_ => Run(() =>
+        Receive<Initialize>(init => Run(() =>
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
             core = new ArithmeticRlvr(options);
-            core.RunSft();
-            return new Ready(Snapshot(0), watch.Elapsed.TotalSeconds);
+            if (init.Resume is { } checkpoint)
+            {
+                core.LoadCheckpoint(checkpoint);
+                version = checkpoint.PolicyVersion;
+            }
+            else core.RunSft();
+            return new Ready(Snapshot(version), watch.Elapsed.TotalSeconds);
         }));
+        Receive<TakeCheckpoint>(t => Run(() => new CheckpointTaken(t.Step, Core.SaveCheckpoint())));
         Receive<Train>(t => Run(() =>
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();

@@ -81,6 +81,7 @@ public static class PipelineBench
         public void StepCompleted(StepReport report) => Stamps.Add(watch.Elapsed.TotalSeconds);
         public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) { }
         public void Finished(byte[] finalWeights) => Done.TrySetResult(0);
+        public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) { }
         public void Failed(string reason) { Error = reason; Done.TrySetResult(1); }
     }
 }

@@ -178,5 +178,8 @@ internal sealed class ProbeObserver(IActorRef probe) : IExperimentObserver
     public void StepCompleted(StepReport report) { Inject(AtStepCompleted?.Invoke(report)); probe.Tell(new StepCompleted(report)); }
     public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) => probe.Tell(new EvaluatedAt(phase, step, accuracy, problems));
     public void Finished(byte[] finalWeights) => probe.Tell(new Finished(finalWeights));
+    public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) => probe.Tell(new CheckpointAt(step, checkpoint));
     public void Failed(string reason) => probe.Tell(new Failed(reason));
 }
+
+internal sealed record CheckpointAt(long Step, RlActors.Policies.Checkpoints.TrainingCheckpoint Checkpoint);
