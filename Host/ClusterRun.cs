@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RlActors.Actors.Experiment;
+using RlActors.Actors.Persistence;
 using RlActors.Actors.Runtime;
 using RlActors.Host.Configuration;
 using RlActors.Rewards;
@@ -15,7 +16,8 @@ namespace RlActors.Host;
 public static class ClusterRun
 {
     /// <summary>Arguments of <c>run</c>.</summary>
-    public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir);
+    public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir,
+        string? Store = null);
 
     /// <summary>Runs an experiment on a new cluster whose seed is this process (all roles). Returns the exit code.</summary>
     public static async Task<int> Run(RunArgs a, TextWriter log, CancellationToken ct)
@@ -29,10 +31,17 @@ public static class ClusterRun
         string dir = a.OutDir ?? Path.Combine("runs", exp.Name);
         if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
+        var store = StoreSupport.Open(a.Store);
+        string owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+        var lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
+        if (!lease.Acquired)
+            throw new ConfigError($"experiment '{exp.Name}' is being run by {lease.Holder.Owner} (lease until {lease.Holder.ExpiresAt:u}); one writer at a time");
+        using var renew = new Timer(_ => store.RenewLease(exp.Name, owner, StoreSupport.LeaseTtl), null, StoreSupport.LeaseTtl / 3, StoreSupport.LeaseTtl / 3);
 
+        bool createdDir = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (a.Overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", a.Overrides) + "\n" : ""));
-        using var observer = new RunObserver(dir, log, exp.LogEvery, exp.Options.GrpoSteps);
+        using var files = new RunObserver(dir, log, exp.LogEvery, exp.Options.GrpoSteps);
         var o = exp.Options;
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
                       $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
@@ -42,9 +51,10 @@ public static class ClusterRun
 
         var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards);
         var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device);
-        using var host = ClusterNode.Build(node);
+        using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString));
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
+        IActorRef? journal = null;
         try
         {
             using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -57,14 +67,28 @@ public static class ClusterRun
             }
             log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
                           $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
+            journal = system.ActorOf(ExperimentJournal.Props(exp.Name), "journal");
+            var started = await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new ExperimentStarted(exp.Name, exp.SourceText,
+                ExperimentState.Sha256Hex(exp.SourceText), o.Seed, StoreSupport.CodeVersion, o.GrpoSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
+            if (!started.Applied)
+            {
+                if (createdDir) Directory.Delete(dir, recursive: true);
+                await Console.Error.WriteLineAsync($"error: experiment '{exp.Name}' already exists in {store.Location}: continue it with 'resume {exp.Name}' or pick another --name");
+                return 2;
+            }
+            var observer = new PersistingObserver(files, journal, store, exp.Name, exp.Runtime.KeepCheckpoints);
             var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
             using var reg = ct.Register(() => observer.Failed("interrupted"));
-            int code = await LiveProgress.Show(observer, exp.Options.GrpoSteps);
+            int code = await LiveProgress.Show(files, exp.Options.GrpoSteps);
             system.Stop(experiment);
+            await observer.Flushed.WaitAsync(TimeSpan.FromSeconds(60));
+            // The journal answers in order: once it replies, every event recorded before is persisted.
+            await journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, TimeSpan.FromSeconds(30));
             return ct.IsCancellationRequested ? 130 : code;
         }
         finally
         {
+            store.ReleaseLease(exp.Name, owner);
             await Cluster.Get(system).LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None);
         }

@@ -25,12 +25,13 @@ List<string> Overrides(ParseResult pr)
     return overrides;
 }
 
+var storeOption = new Option<string?>("--store") { Description = "Experiment store: sqlite:PATH (default sqlite:runs/experiments.db) or a PostgreSQL URI / connection string" };
 var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime")
 {
-    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption,
+    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption,
 };
 run.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr),
-    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption)), Console.Out, ct)));
+    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption)), Console.Out, ct)));
 
 var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
 {
@@ -68,6 +69,16 @@ sweep.SetAction((pr, ct) => Cli.Guard(() =>
     return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, Console.Out, ct);
 }));
 
+var listStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
+var list = new Command("list", "List the experiments in a store: name, status, step, last update") { listStore };
+list.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.List(pr.GetValue(listStore), Console.Out)));
+
+var showName = new Argument<string>("name") { Description = "Experiment name" };
+var showStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
+var showJson = new Option<bool>("--json") { Description = "Print JSON (name, status, step, policy_version, weights_sha256, metrics, ...)" };
+var show = new Command("show", "Show one experiment from the store") { showName, showStore, showJson };
+show.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Show(pr.GetValue(showName)!, pr.GetValue(showStore), pr.GetValue(showJson), Console.Out)));
+
 var keys = new Command("keys", "List every key an experiment file may set, with its meaning");
 keys.SetAction(_ =>
 {
@@ -75,7 +86,7 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, node, train, sweep, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, node, list, show, train, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

@@ -19,6 +19,8 @@ public sealed record RuntimeOptions
     public TimeSpan ScoreTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Ask the learner for a checkpoint every this many steps (and after the last); 0 never.</summary>
     public int CheckpointEvery { get; init; } = 0;
+    /// <summary>Checkpoints kept in the store per experiment (older ones are pruned).</summary>
+    public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Sampler actors per node with the sampler role.</summary>
     public int SamplersPerNode { get; init; } = 1;
 
@@ -31,6 +33,7 @@ public sealed record RuntimeOptions
         if (SlotTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.slot-timeout must be positive");
         if (ScoreTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.score-timeout must be positive");
         if (CheckpointEvery < 0) throw new ArgumentException($"runtime.checkpoint-every must be >= 0 (got {CheckpointEvery})");
+        if (KeepCheckpoints < 1) throw new ArgumentException($"runtime.keep-checkpoints must be >= 1 (got {KeepCheckpoints})");
         if (SamplersPerNode < 1) throw new ArgumentException($"runtime.samplers-per-node must be >= 1 (got {SamplersPerNode})");
     }
 }

@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using RlActors.Actors.Persistence;
+using RlActors.Host.Configuration;
+using RlActors.Policies.Checkpoints;
+
+namespace RlActors.Host;
+
+/// <summary>The <c>list</c> and <c>show</c> commands: read experiments back from the store (journal + checkpoints).</summary>
+public static class StoreCommands
+{
+    private static async Task<T> WithSystem<T>(CheckpointStore store, Func<ActorSystem, Task<T>> body)
+    {
+        var config = ConfigurationFactory.ParseString(PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString))
+            .WithFallback(ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
+        var system = ActorSystem.Create("rlactors-query", config);
+        try { return await body(system); }
+        finally { await system.Terminate(); }
+    }
+
+    /// <summary>Prints name, status, step and last update of every experiment in the store.</summary>
+    public static Task<int> List(string? storeValue, TextWriter output) => WithSystem(StoreSupport.Open(storeValue), async system =>
+    {
+        var names = await ExperimentQueries.ListNamesAsync(system);
+        if (names.Count == 0) { output.WriteLine("no experiments in this store"); return 0; }
+        output.WriteLine($"{"name",-28} {"status",-9} {"step",11} {"last update (UTC)",-20}");
+        foreach (var name in names.Order(StringComparer.Ordinal))
+        {
+            var s = await ExperimentQueries.StateAsync(system, name);
+            output.WriteLine($"{name,-28} {s.Status,-9} {$"{s.Step}/{s.TotalSteps}",11} {s.LastUpdate?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20}");
+        }
+        return 0;
+    });
+
+    /// <summary>Prints one experiment; with <paramref name="json"/> a JSON object with fixed keys.</summary>
+    public static Task<int> Show(string name, string? storeValue, bool json, TextWriter output)
+    {
+        var store = StoreSupport.Open(storeValue);
+        return WithSystem(store, async system =>
+        {
+            var names = await ExperimentQueries.ListNamesAsync(system);
+            if (!names.Contains(name))
+                throw new ConfigError($"no experiment '{name}' in {store.Location}; known: {(names.Count == 0 ? "(none)" : string.Join(", ", names.Order(StringComparer.Ordinal)))}");
+            var s = await ExperimentQueries.StateAsync(system, name);
+            var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"));
+            var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
+            var doc = new Dictionary<string, object?>
+            {
+                ["name"] = s.Name, ["status"] = s.Status.ToString().ToLowerInvariant(), ["step"] = s.Step, ["total_steps"] = s.TotalSteps,
+                ["policy_version"] = s.PolicyVersion, ["weights_sha256"] = checkpoint?.WeightsSha256,
+                ["checkpoint"] = latest is null ? null : new Dictionary<string, object> { ["id"] = latest.Info.CheckpointId, ["step"] = latest.Info.Step, ["sha256"] = latest.Info.Sha256, ["size"] = latest.Info.Size },
+                ["metrics"] = s.LastMetrics, ["config_sha256"] = s.ConfigSha256, ["seed"] = s.Seed, ["code_version"] = s.CodeVersion,
+                ["resumes"] = s.Resumes, ["failure"] = s.FailureReason, ["last_update"] = s.LastUpdate,
+            };
+            if (json) output.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            else foreach (var (k, v) in doc) output.WriteLine($"{k,-16} {(v is string or null ? v ?? "-" : JsonSerializer.Serialize(v))}");
+            return 0;
+        });
+    }
+}
