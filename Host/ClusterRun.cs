@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Persistence;
 using RlActors.Actors.Runtime;
+using RlActors.Policies.Checkpoints;
 using RlActors.Host.Configuration;
 using RlActors.Rewards;
 
@@ -32,24 +33,71 @@ public static class ClusterRun
         if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
         var store = StoreSupport.Open(a.Store);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, null, log, ct);
+    }
+
+    /// <summary>Arguments of <c>resume</c>.</summary>
+    public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname);
+
+    /// <summary>Continues an experiment of the store from its latest valid checkpoint up to its total steps (or --steps).</summary>
+    public static async Task<int> Resume(ResumeArgs a, TextWriter log, CancellationToken ct)
+    {
+        ValidateEndpoint(a.Hostname, a.Port);
+        int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
+        if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
+        if (a.Steps is < 0) throw new ConfigError($"--steps: must be >= 0 (got {a.Steps})");
+        var store = StoreSupport.Open(a.Store);
+        var (state, events) = await StoreCommands.Read(store, a.Name);
+        var exp = ExperimentFile.Parse(state.ConfigText, $"{store.Location} experiment {a.Name}", a.Steps is long n ? [$"grpo.steps={n}"] : []);
+        var latest = store.LoadLatestValid(a.Name, warning => log.WriteLine($"warning: {warning}"));
+        var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
+        long from = checkpoint?.Step ?? 0;
+        if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; it starts again from SFT");
+
+        // metrics.jsonl gets each step exactly once: the steps up to the checkpoint come from the journal, the rest are redone.
+        string dir = Path.Combine("runs", a.Name);
+        Directory.CreateDirectory(dir);
+        using (var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false))
+            foreach (var step in events.OfType<StepCompleted>().Where(e => e.Step <= from).OrderBy(e => e.Step))
+            {
+                var row = new Dictionary<string, object> { ["step"] = step.Step };
+                foreach (var (k, v) in step.Metrics) row[k] = v;
+                metrics.WriteLine(System.Text.Json.JsonSerializer.Serialize(row));
+            }
+        log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.Options.GrpoSteps}");
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, checkpoint ?? (object)"scratch", log, ct);
+    }
+
+    /// <summary>Starts the host node and runs (or continues, when <paramref name="resume"/> is set) the experiment.</summary>
+    private static async Task<int> Launch(Experiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
+        object? resume, TextWriter log, CancellationToken ct)
+    {
+        var a = (Hostname: hostname, PublicHostname: publicHostname);
         string owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
         var lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
+        if (!lease.Acquired && StoreSupport.HolderIsDeadLocalProcess(lease.Holder.Owner))
+        {
+            // The last writer was a process of this machine that no longer runs (killed): its lease is stale.
+            log.WriteLine($"taking over the lease of {lease.Holder.Owner}, which no longer runs");
+            store.ReleaseLease(exp.Name, lease.Holder.Owner);
+            lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
+        }
         if (!lease.Acquired)
             throw new ConfigError($"experiment '{exp.Name}' is being run by {lease.Holder.Owner} (lease until {lease.Holder.ExpiresAt:u}); one writer at a time");
         using var renew = new Timer(_ => store.RenewLease(exp.Name, owner, StoreSupport.LeaseTtl), null, StoreSupport.LeaseTtl / 3, StoreSupport.LeaseTtl / 3);
 
         bool createdDir = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (a.Overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", a.Overrides) + "\n" : ""));
+        File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.EffectiveText);
         using var files = new RunObserver(dir, log, exp.LogEvery, exp.Options.GrpoSteps);
         var o = exp.Options;
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
                       $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
                       $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
                       $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}");
-        log.WriteLine($"output: {dir}");
+        log.WriteLine($"output: {dir}; store: {store.Location}");
 
-        var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards);
+        var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards) { ResumeFrom = resume as TrainingCheckpoint };
         var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device);
         using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString));
         await host.StartAsync(ct);
@@ -68,9 +116,14 @@ public static class ClusterRun
             log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
                           $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
             journal = system.ActorOf(ExperimentJournal.Props(exp.Name), "journal");
-            var started = await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new ExperimentStarted(exp.Name, exp.SourceText,
-                ExperimentState.Sha256Hex(exp.SourceText), o.Seed, StoreSupport.CodeVersion, o.GrpoSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
-            if (!started.Applied)
+            var first = resume is null
+                ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), o.Seed,
+                    StoreSupport.CodeVersion, o.GrpoSteps, DateTime.UtcNow)
+                : new ExperimentResumed((resume as TrainingCheckpoint)?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", DateTime.UtcNow);
+            var started = await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
+            if (resume is not null)
+                await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(o.GrpoSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
+            else if (!started.Applied)
             {
                 if (createdDir) Directory.Delete(dir, recursive: true);
                 await Console.Error.WriteLineAsync($"error: experiment '{exp.Name}' already exists in {store.Location}: continue it with 'resume {exp.Name}' or pick another --name");

@@ -69,6 +69,16 @@ sweep.SetAction((pr, ct) => Cli.Guard(() =>
     return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, Console.Out, ct);
 }));
 
+var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
+var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
+var resumeSteps = new Option<long?>("--steps") { Description = "New total number of GRPO steps" };
+var resume = new Command("resume", "Continue an experiment from its latest valid checkpoint up to its total steps")
+{
+    resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption,
+};
+resume.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Resume(new ClusterRun.ResumeArgs(pr.GetValue(resumeName)!, pr.GetValue(resumeStore),
+    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption)), Console.Out, ct)));
+
 var listStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var list = new Command("list", "List the experiments in a store: name, status, step, last update") { listStore };
 list.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.List(pr.GetValue(listStore), Console.Out)));
@@ -86,7 +96,7 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, node, list, show, train, sweep, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, resume, node, list, show, train, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

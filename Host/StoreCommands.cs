@@ -20,6 +20,16 @@ public static class StoreCommands
         finally { await system.Terminate(); }
     }
 
+    /// <summary>The state and events of <paramref name="name"/>; an unknown name is a <see cref="ConfigError"/> listing the known ones.</summary>
+    public static Task<(ExperimentState State, IReadOnlyList<IExperimentEvent> Events)> Read(CheckpointStore store, string name) => WithSystem(store, async system =>
+    {
+        var names = await ExperimentQueries.ListNamesAsync(system);
+        if (!names.Contains(name))
+            throw new ConfigError($"no experiment '{name}' in {store.Location}; known: {(names.Count == 0 ? "(none)" : string.Join(", ", names.Order(StringComparer.Ordinal)))}");
+        var events = (await ExperimentQueries.EventsAsync(system, name)).Select(e => e.Event).ToList();
+        return (ExperimentState.From(events), (IReadOnlyList<IExperimentEvent>)events);
+    });
+
     /// <summary>Prints name, status, step and last update of every experiment in the store.</summary>
     public static Task<int> List(string? storeValue, TextWriter output) => WithSystem(StoreSupport.Open(storeValue), async system =>
     {

@@ -15,6 +15,15 @@ public static class StoreSupport
     public static string CodeVersion =>
         typeof(StoreSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
+    /// <summary>True when a lease owner ("machine:pid:guid") is a process of this machine that is no longer running.</summary>
+    public static bool HolderIsDeadLocalProcess(string owner)
+    {
+        var parts = owner.Split(':');
+        if (parts.Length != 3 || parts[0] != Environment.MachineName || !int.TryParse(parts[1], out int pid)) return false;
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return p.HasExited; }
+        catch (ArgumentException) { return true; }
+    }
+
     /// <summary>The checkpoint store at <paramref name="value"/> (default sqlite:runs/experiments.db), checked and ready.</summary>
     public static CheckpointStore Open(string? value)
     {

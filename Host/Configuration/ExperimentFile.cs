@@ -13,6 +13,9 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
 {
     /// <summary>Scheduling of the actor runtime.</summary>
     public RuntimeOptions Runtime { get; init; } = new();
+    /// <summary>The file's text with the command line's overrides appended: what the store records, so a resume
+    /// rebuilds exactly this experiment.</summary>
+    public string EffectiveText { get; init; } = SourceText;
     /// <summary>Reward components, combined by weight. Default: the arithmetic outcome verifier alone.</summary>
     public IReadOnlyList<RewardSpecDto> Rewards { get; init; } = [new RewardSpecDto("outcome", null, 1.0, 10)];
 }
@@ -108,7 +111,10 @@ public static class ExperimentFile
         try { config = ConfigurationFactory.ParseString(text + "\n" + string.Join("\n", extra)); }
         catch (Exception e) { throw new ConfigError($"{origin}: not valid HOCON: {e.Message}"); }
 
-        var exp = new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text);
+        var exp = new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text)
+        {
+            EffectiveText = extra.Count == 0 ? text : text + "\n# command-line overrides\n" + string.Join("\n", extra) + "\n",
+        };
         if (config.Root is not null && config.Root.IsObject())
         {
             foreach (var (key, value) in Flatten(config.Root, ""))
