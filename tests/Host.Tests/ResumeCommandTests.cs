@@ -1,0 +1,102 @@
+using System.Text.Json;
+
+namespace RlActors.Host.Tests;
+
+/// <summary>
+/// Kill-and-resume through the command line: a run killed with SIGKILL and resumed ends with the same
+/// weights_sha256 as an uninterrupted run, and its metrics.jsonl has every step exactly once.
+/// </summary>
+public class ResumeCommandTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    public static TheoryData<string> Stores()
+    {
+        var stores = new TheoryData<string> { "sqlite" };
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RLACTORS_TEST_POSTGRES"))) stores.Add("postgres");
+        return stores;
+    }
+
+    private static string Config(string name) => Experiments.Tiny(name, $$"""
+        grpo { steps = 12, learning-rate = 1e-3, max-new-tokens = 24 }
+        runtime { checkpoint-every = 3 }
+        rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
+        """);
+
+    private static async Task<JsonElement> Show(TempFolder dir, string name, string store)
+    {
+        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json", "--store", store);
+        Experiments.AssertSucceeded(show);
+        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task A_run_killed_with_SIGKILL_and_resumed_ends_like_an_uninterrupted_run(string storeKind)
+    {
+        using var dir = new TempFolder();
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        string store = storeKind == "sqlite" ? "sqlite:runs/experiments.db" : Environment.GetEnvironmentVariable("RLACTORS_TEST_POSTGRES")!;
+        string whole = $"whole-{suffix}", killed = $"killed-{suffix}";
+        dir.Write("whole.conf", Config(whole));
+        dir.Write("killed.conf", Config(killed));
+
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf", "--store", store))
+            Experiments.AssertSucceeded(run);
+
+        await using (var victim = CliProcess.Start(dir.Path, "run", "killed.conf", "--store", store))
+        {
+            // After the step-6 checkpoint is stored and a step beyond it completed, kill without warning.
+            await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
+            await victim.WaitForLineAsync(l => l.Contains("step     7/12"), Timeout, "step 7");
+            victim.Kill();
+            await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", killed, "--store", store))
+        {
+            Experiments.AssertSucceeded(resume);
+            Assert.Contains("resuming experiment", resume.Output);
+        }
+
+        var a = await Show(dir, whole, store);
+        var b = await Show(dir, killed, store);
+        Assert.Equal("finished", b.GetProperty("status").GetString());
+        Assert.Equal(12, b.GetProperty("step").GetInt64());
+        Assert.Equal(1, b.GetProperty("resumes").GetInt32());
+        Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
+
+        var steps = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), steps);
+        var wholeLoss = Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        var killedLoss = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        Assert.Equal(wholeLoss, killedLoss);
+    }
+
+    [Fact]
+    public async Task Resuming_an_unknown_name_exits_2_and_lists_the_known_names()
+    {
+        using var dir = new TempFolder();
+        dir.Write("known.conf", Experiments.Tiny("known"));
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "known.conf"))
+            Experiments.AssertSucceeded(run);
+        await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "unknown");
+        Assert.Equal(2, resume.ExitCode);
+        Assert.Contains("unknown", resume.Stderr);
+        Assert.Contains("known", resume.Stderr);
+    }
+
+    [Fact]
+    public async Task A_corrupt_sqlite_store_fails_fast_with_a_clear_error()
+    {
+        using var dir = new TempFolder();
+        dir.Write("x.conf", Experiments.Tiny("x"));
+        Directory.CreateDirectory(dir["runs"]);
+        File.WriteAllBytes(dir["runs/experiments.db"], Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray());
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(30), "run", "x.conf");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("not a SQLite database", run.Output);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"took {watch.Elapsed}");
+    }
+}
