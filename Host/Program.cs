@@ -89,6 +89,12 @@ var showJson = new Option<bool>("--json") { Description = "Print JSON (name, sta
 var show = new Command("show", "Show one experiment from the store") { showName, showStore, showJson };
 show.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Show(pr.GetValue(showName)!, pr.GetValue(showStore), pr.GetValue(showJson), Console.Out)));
 
+var exportName = new Argument<string>("name") { Description = "Experiment name" };
+var exportOut = new Option<string>("--out") { Description = "Output file, e.g. policy.safetensors", Required = true };
+var exportStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
+var export = new Command("export", "Write the policy weights of an experiment's latest checkpoint as safetensors") { exportName, exportOut, exportStore };
+export.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Export(pr.GetValue(exportName)!, pr.GetValue(exportOut)!, pr.GetValue(exportStore), Console.Out)));
+
 var keys = new Command("keys", "List every key an experiment file may set, with its meaning");
 keys.SetAction(_ =>
 {
@@ -96,7 +102,7 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, resume, node, list, show, train, sweep, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, resume, node, list, show, export, train, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

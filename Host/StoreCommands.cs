@@ -30,6 +30,21 @@ public static class StoreCommands
         return (ExperimentState.From(events), (IReadOnlyList<IExperimentEvent>)events);
     });
 
+    /// <summary>Writes the policy weights of the latest valid checkpoint of <paramref name="name"/> as safetensors.</summary>
+    public static async Task<int> Export(string name, string outPath, string? storeValue, TextWriter output)
+    {
+        if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) throw new ConfigError($"--out: expected a .safetensors path (got '{outPath}')");
+        var store = StoreSupport.Open(storeValue);
+        var (state, _) = await Read(store, name);
+        var exp = ExperimentFile.Parse(state.ConfigText, $"{store.Location} experiment {name}", []);
+        var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"))
+            ?? throw new ConfigError($"experiment '{name}' has no valid checkpoint to export (set runtime.checkpoint-every)");
+        var checkpoint = TrainingCheckpoint.Decode(latest.Data);
+        SafetensorsExport.Write(exp.Options.Model, checkpoint.PolicyWeights, outPath);
+        output.WriteLine($"wrote {outPath}: policy of '{name}' at step {checkpoint.Step} (weights sha256 {checkpoint.WeightsSha256})");
+        return 0;
+    }
+
     /// <summary>Prints name, status, step and last update of every experiment in the store.</summary>
     public static Task<int> List(string? storeValue, TextWriter output) => WithSystem(StoreSupport.Open(storeValue), async system =>
     {
