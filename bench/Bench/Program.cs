@@ -106,6 +106,14 @@ foreach (var (d, layers) in new[] { (64, 2), (128, 2) })
 
 }
 
+// 5. Checkpoint save and load through the SQLite store (on the torch thread: it loads weights into a model).
+if (!args.Contains("--pipeline-only"))
+{
+    var (parameters, bytes, save, load) = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => RlActors.Bench.CheckpointBench.Run(Console.Out)).GetAwaiter().GetResult();
+    Report($"checkpoint save, {parameters / 1e6:F1}M params + Adam ({bytes / 1e6:F0} MB), SQLite", $"{save * 1e3:F0} ms", "target <= 1 s; encode + chunked transactional write");
+    Report($"checkpoint load, same", $"{load * 1e3:F0} ms", "read + sha256 verify + decode + load into the model");
+}
+
 // 4. Actor pipeline against the bare library loop (same configuration, same run).
 {
     int steps = quick ? 30 : 80;
