@@ -20,6 +20,10 @@ public sealed class SplitMix64
     /// <summary>The current state; a new generator built from it continues the same stream.</summary>
     public ulong State => _state;
 
+    /// <summary>Seed of an independent stream <paramref name="stream"/> derived from a master <paramref name="seed"/>
+    /// (data order, sampling generators, per-slot seeds): every component that derives seeds uses this one rule.</summary>
+    public static ulong Stream(ulong seed, ulong stream) => (seed * Gamma) ^ (stream * 0xBF58476D1CE4E5B9UL);
+
     /// <summary>The SplitMix64 finaliser: a bijective 64-bit hash with good avalanche.</summary>
     public static ulong Mix(ulong z)
     {

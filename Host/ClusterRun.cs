@@ -59,11 +59,7 @@ public static class ClusterRun
         Directory.CreateDirectory(dir);
         using (var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false))
             foreach (var step in events.OfType<StepCompleted>().Where(e => e.Step <= from).OrderBy(e => e.Step))
-            {
-                var row = new Dictionary<string, object> { ["step"] = step.Step };
-                foreach (var (k, v) in step.Metrics) row[k] = v;
-                metrics.WriteLine(System.Text.Json.JsonSerializer.Serialize(row));
-            }
+                metrics.WriteLine(Curves.MetricsLine(step.Step, step.Metrics));
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.Options.GrpoSteps}");
         return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, checkpoint ?? (object)"scratch", log, ct);
     }

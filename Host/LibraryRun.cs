@@ -57,9 +57,7 @@ public static class LibraryRun
         {
             ct.ThrowIfCancellationRequested();
             var m = trainer.GrpoStep();
-            var row = new Dictionary<string, object> { ["step"] = step };
-            foreach (var (k, v) in m) row[k] = v;
-            metrics.WriteLine(JsonSerializer.Serialize(row));
+            metrics.WriteLine(Curves.MetricsLine(step, m));
             if (step % exp.LogEvery == 0 || step == o.GrpoSteps)
             {
                 metrics.Flush();

@@ -64,9 +64,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     {
         lock (gate)
         {
-            var row = new Dictionary<string, object> { ["step"] = r.Step };
-            foreach (var (k, v) in r.Metrics) row[k] = v;
-            metrics.WriteLine(JsonSerializer.Serialize(row));
+            metrics.WriteLine(Curves.MetricsLine(r.Step, r.Metrics));
             metrics.Flush();
             var m = r.Metrics;
             curve.Add((r.Step, m[GrpoMetrics.RewardMean], m[GrpoMetrics.Accuracy]));
@@ -141,7 +139,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         {
             var plot = new ScottPlot.Plot();
             var xs = curve.Select(c => (double)c.Step).ToArray();
-            var reward = plot.Add.ScatterLine(xs, Smooth(curve.Select(c => c.Reward).ToArray(), 10));
+            var reward = plot.Add.ScatterLine(xs, Curves.MovingAverage(curve.Select(c => c.Reward).ToArray(), 10));
             reward.LegendText = "training reward (moving avg 10)";
             if (evalCurve.Count > 0)
             {
@@ -156,14 +154,6 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             File.Move(tmp, Path.Combine(dir, "curves.png"), overwrite: true);
         }
         catch (Exception e) { Write($"(could not draw curves.png: {e.Message})"); }
-    }
-
-    private static double[] Smooth(double[] xs, int w)
-    {
-        var r = new double[xs.Length];
-        double sum = 0;
-        for (int i = 0; i < xs.Length; i++) { sum += xs[i]; if (i >= w) sum -= xs[i - w]; r[i] = sum / Math.Min(i + 1, w); }
-        return r;
     }
 
     /// <inheritdoc />

@@ -60,28 +60,22 @@ public static class StoreCommands
     });
 
     /// <summary>Prints one experiment; with <paramref name="json"/> a JSON object with fixed keys.</summary>
-    public static Task<int> Show(string name, string? storeValue, bool json, TextWriter output)
+    public static async Task<int> Show(string name, string? storeValue, bool json, TextWriter output)
     {
         var store = StoreSupport.Open(storeValue);
-        return WithSystem(store, async system =>
+        var (s, _) = await Read(store, name);
+        var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"));
+        var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
+        var doc = new Dictionary<string, object?>
         {
-            var names = await ExperimentQueries.ListNamesAsync(system);
-            if (!names.Contains(name))
-                throw new ConfigError($"no experiment '{name}' in {store.Location}; known: {(names.Count == 0 ? "(none)" : string.Join(", ", names.Order(StringComparer.Ordinal)))}");
-            var s = await ExperimentQueries.StateAsync(system, name);
-            var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"));
-            var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
-            var doc = new Dictionary<string, object?>
-            {
-                ["name"] = s.Name, ["status"] = s.Status.ToString().ToLowerInvariant(), ["step"] = s.Step, ["total_steps"] = s.TotalSteps,
-                ["policy_version"] = s.PolicyVersion, ["weights_sha256"] = checkpoint?.WeightsSha256,
-                ["checkpoint"] = latest is null ? null : new Dictionary<string, object> { ["id"] = latest.Info.CheckpointId, ["step"] = latest.Info.Step, ["sha256"] = latest.Info.Sha256, ["size"] = latest.Info.Size },
-                ["metrics"] = s.LastMetrics, ["config_sha256"] = s.ConfigSha256, ["seed"] = s.Seed, ["code_version"] = s.CodeVersion,
-                ["resumes"] = s.Resumes, ["failure"] = s.FailureReason, ["last_update"] = s.LastUpdate,
-            };
-            if (json) output.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
-            else foreach (var (k, v) in doc) output.WriteLine($"{k,-16} {(v is string or null ? v ?? "-" : JsonSerializer.Serialize(v))}");
-            return 0;
-        });
+            ["name"] = s.Name, ["status"] = s.Status.ToString().ToLowerInvariant(), ["step"] = s.Step, ["total_steps"] = s.TotalSteps,
+            ["policy_version"] = s.PolicyVersion, ["weights_sha256"] = checkpoint?.WeightsSha256,
+            ["checkpoint"] = latest is null ? null : new Dictionary<string, object> { ["id"] = latest.Info.CheckpointId, ["step"] = latest.Info.Step, ["sha256"] = latest.Info.Sha256, ["size"] = latest.Info.Size },
+            ["metrics"] = s.LastMetrics, ["config_sha256"] = s.ConfigSha256, ["seed"] = s.Seed, ["code_version"] = s.CodeVersion,
+            ["resumes"] = s.Resumes, ["failure"] = s.FailureReason, ["last_update"] = s.LastUpdate,
+        };
+        if (json) output.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+        else foreach (var (k, v) in doc) output.WriteLine($"{k,-16} {(v is string or null ? v ?? "-" : JsonSerializer.Serialize(v))}");
+        return 0;
     }
 }

@@ -79,7 +79,7 @@ public static class Sweep
         var rew = new ScottPlot.Plot();
         foreach (var r in results)
         {
-            var smooth = MovingAverage(r.Rewards.Select(x => x.Reward).ToArray(), 25);
+            var smooth = Curves.MovingAverage(r.Rewards.Select(x => x.Reward).ToArray(), 25);
             var line = rew.Add.ScatterLine(r.Rewards.Select(x => (double)x.Step).ToArray(), smooth);
             line.LegendText = $"seed {r.Seed}";
         }
@@ -115,18 +115,5 @@ public static class Sweep
         sb.AppendLine();
         sb.AppendLine($"![training reward]({rewardPng})");
         File.WriteAllText(Path.Combine(reportDir, exp.Name + ".md"), sb.ToString());
-    }
-
-    private static double[] MovingAverage(double[] xs, int window)
-    {
-        var result = new double[xs.Length];
-        double sum = 0;
-        for (int i = 0; i < xs.Length; i++)
-        {
-            sum += xs[i];
-            if (i >= window) sum -= xs[i - window];
-            result[i] = sum / Math.Min(i + 1, window);
-        }
-        return result;
     }
 }

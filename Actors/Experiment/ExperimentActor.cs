@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
+using RlActors.Environments;
 using RlActors.Actors.Learning;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Rewards;
@@ -71,7 +72,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         this.settings = settings;
         this.observer = observer;
         var o = settings.Options;
-        task = new TaskSpec(o.Task.MinOps, o.Task.MaxOps, o.Task.OperandDigits, o.Task.Operators, Mix(o.Seed, 2));
+        task = new TaskSpec(o.Task.MinOps, o.Task.MaxOps, o.Task.OperandDigits, o.Task.Operators, SplitMix64.Stream(o.Seed, 2));
         sampling = new SamplingSpec(o.Grpo.GroupSize, o.Grpo.Temperature, o.Grpo.TopK, o.Grpo.MaxNewTokens);
         rewards = settings.Rewards.ToArray();
         mediator = DistributedPubSub.Get(Context.System).Mediator;
@@ -130,7 +131,6 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop() => mediator.Tell(new Remove(SamplerActor.ExperimentPath));
 
-    private static ulong Mix(ulong seed, ulong stream) => (seed * 0x9E3779B97F4A7C15UL) ^ (stream * 0xBF58476D1CE4E5B9UL);
 
     private long TotalSteps => settings.Options.GrpoSteps;
     private int MaxStaleness => settings.Runtime.MaxStaleness;
@@ -186,7 +186,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
                 slot.AssignedAt = DateTime.UtcNow;
                 if (!step.Dispatched) { step.Dispatched = true; step.Started = DateTime.UtcNow; }
                 Context.Watch(sampler);
-                ulong seed = Mix(Mix(settings.Options.Seed, 3) ^ (ulong)step.Step, (ulong)slot.Slot + 1);
+                ulong seed = SplitMix64.Stream(SplitMix64.Stream(settings.Options.Seed, 3) ^ (ulong)step.Step, (ulong)slot.Slot + 1);
                 sampler.Tell(new SampleTask(settings.Name, step.Step, slot.Slot, step.SamplingVersion, slot.Problems, task, sampling, seed));
                 return true;
             }

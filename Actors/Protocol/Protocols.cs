@@ -4,7 +4,12 @@ namespace RlActors.Actors.Protocol;
 public interface IRlMessage;
 
 /// <summary>What problems look like: enough for any node to regenerate a problem from its index.</summary>
-public sealed record TaskSpec(int MinOps, int MaxOps, int OperandDigits, string Operators, ulong DataSeed);
+public sealed record TaskSpec(int MinOps, int MaxOps, int OperandDigits, string Operators, ulong DataSeed)
+{
+    /// <summary>The generator of this task's training stream (problem i is <c>Generator().Get(i)</c> on every node).</summary>
+    public Environments.Arithmetic.ArithmeticGenerator Generator() => new(new Environments.Arithmetic.ArithmeticOptions
+        { MinOps = MinOps, MaxOps = MaxOps, OperandDigits = OperandDigits, Operators = Operators }, DataSeed);
+}
 
 /// <summary>How samplers draw completions.</summary>
 public sealed record SamplingSpec(int GroupSize, double Temperature, int TopK, int MaxNewTokens);

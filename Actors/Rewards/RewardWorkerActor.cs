@@ -70,10 +70,7 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
 
     private void OnScore(ScoreSlot s)
     {
-        var generator = new ArithmeticGenerator(new ArithmeticOptions
-        {
-            MinOps = s.Task.MinOps, MaxOps = s.Task.MaxOps, OperandDigits = s.Task.OperandDigits, Operators = s.Task.Operators,
-        }, s.Task.DataSeed);
+        var generator = s.Task.Generator();
         var groups = s.Groups.Select(g => RewardGroup.FromCompletions(g.RolloutId, generator.Get(g.ProblemIndex),
             g.Completions.Select(c => (IReadOnlyList<int>)c).ToList(), s.PolicyVersion)).ToArray();
         long id = nextRequest++;

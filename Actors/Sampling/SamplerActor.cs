@@ -145,7 +145,7 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var t = task.Task;
-        var generator = new ArithmeticGenerator(new ArithmeticOptions { MinOps = t.MinOps, MaxOps = t.MaxOps, OperandDigits = t.OperandDigits, Operators = t.Operators }, t.DataSeed);
+        var generator = t.Generator();
         var problems = task.ProblemIndices.Select(generator.Get).ToArray();
         int g = task.Sampling.GroupSize;
         var prompts = problems.SelectMany(p => Enumerable.Repeat(ArithmeticLm.PromptIds(p), g)).ToList();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RlActors.Environments;
 using RlActors.Environments.Arithmetic;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Grpo;
@@ -79,13 +80,12 @@ public sealed class ArithmeticRlvr : IDisposable
         o = options;
         this.reward = reward ?? ((p, r) => ArithmeticVerifier.OutcomeReward(p, r));
         Policy = new TransformerLm(options.Model, (long)(options.Seed * 1_000_003 % long.MaxValue), TorchSharp.torch.device(options.Device));
-        sftData = new ArithmeticDataset(options.Task, Mix(options.Seed, 1));
-        rlData = new ArithmeticDataset(options.Task, Mix(options.Seed, 2));
-        sampler = new Generator(Mix(options.Seed, 3), TorchSharp.torch.device(options.Device));
+        sftData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 1));
+        rlData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 2));
+        sampler = new Generator(SplitMix64.Stream(options.Seed, 3), TorchSharp.torch.device(options.Device));
         HeldOut = ArithmeticDataset.HeldOut(options.Task, options.EvalSeed, options.EvalProblems);
     }
 
-    private static ulong Mix(ulong seed, ulong stream) => (seed * 0x9E3779B97F4A7C15UL) ^ (stream * 0xBF58476D1CE4E5B9UL);
 
     /// <summary>Runs the SFT warm-up; <paramref name="progress"/> gets (step, loss).</summary>
     public void RunSft(Action<int, double>? progress = null)
