@@ -14,6 +14,13 @@ namespace RlActors.Rewards;
 public sealed record GroupScores(double[] Sequence, double[][]? PerToken = null, double[][]? PerStep = null)
 {
     /// <summary>
+    /// Optional additive counters about this group (e.g. <c>critiques_requested</c>): the runtime sums them over the
+    /// groups, slots and workers of a step and reports the sums in the step's metrics (see <see cref="RewardCounters"/>).
+    /// Names starting with '_' are internal: they feed derived metrics and are not reported themselves.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? Counters { get; init; }
+
+    /// <summary>
     /// Checks the shapes against <paramref name="group"/> and that every value is finite.
     /// </summary>
     /// <exception cref="RewardContractException">
@@ -34,6 +41,9 @@ public sealed record GroupScores(double[] Sequence, double[][]? PerToken = null,
             CheckDense(PerToken, nameof(PerToken), n, i => group.Samples[i].CompletionTokens.Count, "completion tokens");
         if (PerStep is not null)
             CheckDense(PerStep, nameof(PerStep), n, i => group.Samples[i].Parsed.Steps.Count, "parsed steps");
+        if (Counters is not null)
+            foreach (var (name, value) in Counters)
+                CheckFinite(value, $"Counters[\"{name}\"]");
     }
 
     private static void CheckDense(double[][] values, string name, int n, Func<int, int> expectedLength, string unit)

@@ -30,6 +30,9 @@ public sealed record CombinedScores(double[] Sequence, IReadOnlyList<string> Fai
     /// </summary>
     public double[][]? PerToken { get; init; }
 
+    /// <summary>The sums of the successful components' <see cref="GroupScores.Counters"/> (unweighted), or null when none has any.</summary>
+    public IReadOnlyDictionary<string, double>? Counters { get; init; }
+
     /// <summary>Whether every component succeeded.</summary>
     public bool AllSucceeded => FailedComponents.Count == 0;
 }
@@ -85,7 +88,15 @@ public static class WeightedReward
             succeeded.Add(part);
         }
 
-        return new CombinedScores(sequence, failed.AsReadOnly()) { PerToken = CombinePerToken(succeeded, sampleCount) };
+        Dictionary<string, double>? counters = null;
+        foreach (ComponentResult part in succeeded)
+            if (part.Scores!.Counters is { } c)
+                RewardCounters.AddInto(counters ??= new Dictionary<string, double>(), c);
+        return new CombinedScores(sequence, failed.AsReadOnly())
+        {
+            PerToken = CombinePerToken(succeeded, sampleCount),
+            Counters = counters,
+        };
     }
 
     private static double[][]? CombinePerToken(List<ComponentResult> succeeded, int sampleCount)

@@ -55,7 +55,8 @@ public static class WeightsProtocol
 }
 
 /// <summary>A plug-in or built-in reward as named in an experiment file.</summary>
-public sealed record RewardSpecDto(string Type, string? Assembly, double Weight, double TimeoutSeconds);
+/// <param name="Settings">Component-specific settings as JSON (e.g. CAPO's judge, vote and credit), or null.</param>
+public sealed record RewardSpecDto(string Type, string? Assembly, double Weight, double TimeoutSeconds, string? Settings = null);
 
 /// <summary>Experiment ↔ reward workers.</summary>
 public static class RewardProtocol
@@ -68,6 +69,34 @@ public static class RewardProtocol
     public sealed record ScoringFailed(string Experiment, string Reason) : IRlMessage;
 
     /// <summary>Combined rewards per group and completion; components that failed are named and counted.</summary>
+    /// <param name="TokenExtras">Per group (null when the group has no per-token rewards), per completion and token:
+    /// the combined per-token reward minus the completion's sequence reward (e.g. CAPO's −P on wrong steps). The
+    /// learner adds it to the group-normalised sequence advantage unnormalised.</param>
+    /// <param name="Counters">Sums of the components' additive counters over the slot's groups (e.g. critiques_valid).</param>
     public sealed record SlotScored(string Experiment, long Step, int Slot, float[][] Rewards, int[] Correct,
-        int Failures, string[] FailedComponents) : IRlMessage;
+        int Failures, string[] FailedComponents, float[][]?[]? TokenExtras = null,
+        IReadOnlyDictionary<string, double>? Counters = null) : IRlMessage;
+}
+
+/// <summary>Vote aggregator ↔ GenPRM voter actors (role <c>voter</c>): one request asks one voter for critiques of one response.</summary>
+public static class CritiqueProtocol
+{
+    /// <summary>Critique one response: the problem (operands and operators), the generated ids, and the judge to ask.</summary>
+    /// <param name="RequestId">Unique per request; the reply carries it.</param>
+    /// <param name="ResponseKey">Stable key of the response (group id / sample), which seeds the noisy oracle.</param>
+    /// <param name="ProblemIndex">The problem's index in its stream.</param>
+    /// <param name="Operands">The problem's operands.</param>
+    /// <param name="Operators">The problem's operators.</param>
+    /// <param name="Completion">The generated ids (no prompt).</param>
+    /// <param name="Judge">The judge's settings as JSON (see Rewards.Capo.JudgeSpec).</param>
+    /// <param name="Count">Critiques wanted.</param>
+    /// <param name="FirstIndex">Index of the first critique of this response (critique indices seed the noisy oracle).</param>
+    public sealed record CritiqueWork(string RequestId, string ResponseKey, long ProblemIndex, long[] Operands, string Operators,
+        int[] Completion, string Judge, int Count, int FirstIndex) : IRlMessage;
+
+    /// <summary>One critique: status (Rewards.Capo.CritiqueStatus as an int), the wrong steps, a detail for failures.</summary>
+    public sealed record CritiqueDto(int Status, int[] WrongSteps, string? Detail);
+
+    /// <summary>The critiques of one request, in critique-index order.</summary>
+    public sealed record CritiqueDone(string RequestId, CritiqueDto[] Critiques) : IRlMessage;
 }

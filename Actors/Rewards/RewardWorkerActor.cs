@@ -153,6 +153,8 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         pending.Remove(id);
         Timers.Cancel(("expire", id));
         var rewards = new float[p.Groups.Length][];
+        var extras = new float[][]?[p.Groups.Length];
+        var counters = new Dictionary<string, double>();
         var correct = new int[p.Groups.Length];
         int failures = 0;
         var failed = new HashSet<string>();
@@ -170,10 +172,14 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
             failures += combined.FailedComponents.Count;
             foreach (var f in combined.FailedComponents) failed.Add(f);
             rewards[g] = combined.Sequence.Select(x => (float)x).ToArray();
+            if (combined.PerToken is { } perToken)
+                extras[g] = perToken.Select((row, i) => row.Select(x => (float)(x - combined.Sequence[i])).ToArray()).ToArray();
+            RewardCounters.AddInto(counters, combined.Counters);
             correct[g] = p.Groups[g].Samples.Count(smp => ArithmeticVerifier.IsCorrect(p.Groups[g].Problem, smp.Parsed));
         }
         if (failures > 0) log.Warning("slot {0}/{1}: {2} reward failures from {3}", p.Request.Step, p.Request.Slot, failures, string.Join(", ", failed));
-        p.ReplyTo.Tell(new SlotScored(p.Request.Experiment, p.Request.Step, p.Request.Slot, rewards, correct, failures, failed.ToArray()));
+        p.ReplyTo.Tell(new SlotScored(p.Request.Experiment, p.Request.Step, p.Request.Slot, rewards, correct, failures, failed.ToArray(),
+            extras.Any(e => e is not null) ? extras : null, counters.Count > 0 ? counters : null));
     }
 }
 

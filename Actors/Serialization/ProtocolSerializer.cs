@@ -2,6 +2,7 @@ using Akka.Actor;
 using System.Runtime.Serialization;
 using Akka.Serialization;
 using RlActors.Actors.Protocol;
+using static RlActors.Actors.Protocol.CritiqueProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
 using static RlActors.Actors.Protocol.SamplerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
@@ -15,7 +16,7 @@ namespace RlActors.Actors.Serialization;
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
-    private const byte FormatVersion = 1;
+    private const byte FormatVersion = 2;
 
     /// <summary>Serializer id registered in HOCON (akka.actor.serialization-identifiers).</summary>
     public const int Id = 7231;
@@ -28,6 +29,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RequestWork)] = "sp.request", [typeof(SampleTask)] = "sp.task", [typeof(SlotRollouts)] = "sp.rollouts",
         [typeof(NoMoreWork)] = "sp.done", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
         [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored", [typeof(ScoringFailed)] = "r.failed",
+        [typeof(CritiqueWork)] = "c.work", [typeof(CritiqueDone)] = "c.done",
     };
 
     /// <inheritdoc />
@@ -58,7 +60,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             case ScoreSlot m:
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
                 w.Write(m.Rewards.Length);
-                foreach (var r in m.Rewards) { w.Write(r.Type); WriteNullable(w, r.Assembly); w.Write(r.Weight); w.Write(r.TimeoutSeconds); }
+                foreach (var r in m.Rewards) { w.Write(r.Type); WriteNullable(w, r.Assembly); w.Write(r.Weight); w.Write(r.TimeoutSeconds); WriteNullable(w, r.Settings); }
                 WriteGroups(w, m.Groups); break;
             case ScoringFailed m: w.Write(m.Experiment); w.Write(m.Reason); break;
             case SlotScored m:
@@ -66,6 +68,27 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 foreach (var r in m.Rewards) WriteFloats(w, r);
                 WriteInts(w, m.Correct); w.Write(m.Failures); w.Write(m.FailedComponents.Length);
                 foreach (var f in m.FailedComponents) w.Write(f);
+                w.Write(m.TokenExtras is not null);
+                if (m.TokenExtras is not null)
+                {
+                    w.Write(m.TokenExtras.Length);
+                    foreach (var g in m.TokenExtras)
+                    {
+                        w.Write(g is not null);
+                        if (g is null) continue;
+                        w.Write(g.Length);
+                        foreach (var row in g) WriteFloats(w, row);
+                    }
+                }
+                w.Write(m.Counters?.Count ?? 0);
+                foreach (var (k, v) in m.Counters ?? new Dictionary<string, double>()) { w.Write(k); w.Write(v); }
+                break;
+            case CritiqueWork m:
+                w.Write(m.RequestId); w.Write(m.ResponseKey); w.Write(m.ProblemIndex); WriteLongs(w, m.Operands); w.Write(m.Operators);
+                WriteInts(w, m.Completion); w.Write(m.Judge); w.Write(m.Count); w.Write(m.FirstIndex); break;
+            case CritiqueDone m:
+                w.Write(m.RequestId); w.Write(m.Critiques.Length);
+                foreach (var c in m.Critiques) { w.Write(c.Status); WriteInts(w, c.WrongSteps); WriteNullable(w, c.Detail); }
                 break;
             default: throw new ArgumentException($"cannot serialize {obj.GetType()}");
         }
@@ -91,6 +114,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "r.score" => ReadScoreSlot(r),
             "r.scored" => ReadSlotScored(r),
             "r.failed" => new ScoringFailed(r.ReadString(), r.ReadString()),
+            "c.work" => new CritiqueWork(r.ReadString(), r.ReadString(), r.ReadInt64(), ReadLongs(r), r.ReadString(), ReadInts(r), r.ReadString(), r.ReadInt32(), r.ReadInt32()),
+            "c.done" => ReadCritiqueDone(r),
             _ => throw new SerializationException($"unknown manifest '{manifest}'"),
         };
     }
@@ -100,7 +125,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         string exp = r.ReadString(); long step = r.ReadInt64(); int slot = r.ReadInt32(); long version = r.ReadInt64();
         var task = ReadTask(r);
         var specs = new RewardSpecDto[r.ReadInt32()];
-        for (int i = 0; i < specs.Length; i++) specs[i] = new RewardSpecDto(r.ReadString(), ReadNullable(r), r.ReadDouble(), r.ReadDouble());
+        for (int i = 0; i < specs.Length; i++) specs[i] = new RewardSpecDto(r.ReadString(), ReadNullable(r), r.ReadDouble(), r.ReadDouble(), ReadNullable(r));
         return new ScoreSlot(exp, step, slot, version, task, specs, ReadGroups(r));
     }
 
@@ -112,7 +137,30 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var correct = ReadInts(r); int failures = r.ReadInt32();
         var names = new string[r.ReadInt32()];
         for (int i = 0; i < names.Length; i++) names[i] = r.ReadString();
-        return new SlotScored(exp, step, slot, rewards, correct, failures, names);
+        float[][]?[]? extras = null;
+        if (r.ReadBoolean())
+        {
+            extras = new float[][]?[r.ReadInt32()];
+            for (int g = 0; g < extras.Length; g++)
+            {
+                if (!r.ReadBoolean()) continue;
+                var rows = new float[r.ReadInt32()][];
+                for (int j = 0; j < rows.Length; j++) rows[j] = ReadFloats(r);
+                extras[g] = rows;
+            }
+        }
+        int counterCount = r.ReadInt32();
+        Dictionary<string, double>? counters = counterCount == 0 ? null : new Dictionary<string, double>(counterCount);
+        for (int i = 0; i < counterCount; i++) counters![r.ReadString()] = r.ReadDouble();
+        return new SlotScored(exp, step, slot, rewards, correct, failures, names, extras, counters);
+    }
+
+    private static CritiqueDone ReadCritiqueDone(BinaryReader r)
+    {
+        string id = r.ReadString();
+        var critiques = new CritiqueDto[r.ReadInt32()];
+        for (int i = 0; i < critiques.Length; i++) critiques[i] = new CritiqueDto(r.ReadInt32(), ReadInts(r), ReadNullable(r));
+        return new CritiqueDone(id, critiques);
     }
 
     private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.MinOps); w.Write(t.MaxOps); w.Write(t.OperandDigits); w.Write(t.Operators); w.Write(t.DataSeed); }

@@ -59,6 +59,21 @@ public sealed class ArithmeticRlvr : IDisposable
     /// <summary>Reward of one completion; the default is the outcome verifier (1 for a right answer, else 0).</summary>
     public delegate double RewardFunction(ArithmeticProblem problem, ParsedResponse response);
 
+    /// <summary>
+    /// Scores whole groups at once, with optional per-token extras (token-level credit such as CAPO's step
+    /// penalties) and metrics. <paramref name="completions"/>[p] holds the G completions of <paramref name="problems"/>[p].
+    /// </summary>
+    public delegate GroupScoring GroupScorer(long step, IReadOnlyList<ArithmeticProblem> problems, IReadOnlyList<int[][]> completions);
+
+    /// <summary>What a <see cref="GroupScorer"/> returns.</summary>
+    /// <param name="Rewards">Per group, one sequence reward per completion.</param>
+    /// <param name="TokenExtras">Per group (or null), per completion and token: added to the normalised advantage unnormalised.</param>
+    /// <param name="Metrics">Extra metrics of the step (e.g. critiques_valid), or null.</param>
+    public sealed record GroupScoring(float[][] Rewards, float[][]?[]? TokenExtras, IReadOnlyDictionary<string, double>? Metrics);
+
+    /// <summary>When set, scores each step's groups instead of the per-completion reward function.</summary>
+    public GroupScorer? Scorer { get; set; }
+
     private readonly RlvrOptions o;
     private readonly ArithmeticDataset sftData;
     private readonly ArithmeticDataset rlData;
@@ -117,21 +132,23 @@ public sealed class ArithmeticRlvr : IDisposable
             CharTokenizer.Eos, CharTokenizer.Pad);
         double sampleSeconds = watch.Elapsed.TotalSeconds;
 
-        // 2. Score each completion with the verifier.
+        // 2. Score each completion with the verifier (or the group scorer).
         var groups = new List<ScoredGroup>();
         var rewards = new List<float>();
         int correct = 0;
+        var perGroup = Enumerable.Range(0, problems.Count).Select(p => sample.Completions.Skip(p * g.GroupSize).Take(g.GroupSize).ToArray()).ToArray();
+        var scoring = Scorer?.Invoke(GrpoStepsDone + 1, problems, perGroup);
         for (int p = 0; p < problems.Count; p++)
         {
-            var completions = sample.Completions.Skip(p * g.GroupSize).Take(g.GroupSize).ToArray();
-            var groupRewards = new float[g.GroupSize];
+            var completions = perGroup[p];
+            var groupRewards = scoring?.Rewards[p] ?? new float[g.GroupSize];
             for (int j = 0; j < g.GroupSize; j++)
             {
                 var parsed = StepParser.Parse(completions[j], ArithmeticLm.Tokenizer);
-                groupRewards[j] = (float)reward(problems[p], parsed);
+                if (scoring is null) groupRewards[j] = (float)reward(problems[p], parsed);
                 if (ArithmeticVerifier.IsCorrect(problems[p], parsed)) correct++;
             }
-            groups.Add(new ScoredGroup(prompts[p * g.GroupSize], completions, groupRewards));
+            groups.Add(new ScoredGroup(prompts[p * g.GroupSize], completions, groupRewards, scoring?.TokenExtras?[p]));
             rewards.AddRange(groupRewards);
         }
 
@@ -143,6 +160,7 @@ public sealed class ArithmeticRlvr : IDisposable
         metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
+        if (scoring?.Metrics is { } extra) foreach (var (key, value) in extra) metrics[key] = value;
         GrpoStepsDone++;
         return metrics;
     }
