@@ -12,7 +12,16 @@ namespace RlActors.Host;
 public static class LibraryRun
 {
     /// <summary>Runs the experiment in <paramref name="path"/>; returns the exit code.</summary>
-    public static Task<int> Execute(string path, IReadOnlyList<string> overrides, string? outDir, TextWriter log, CancellationToken ct)
+    /// <param name="path">The experiment file.</param>
+    /// <param name="overrides">key=value overrides.</param>
+    /// <param name="outDir">Output folder (default runs/&lt;name&gt;/&lt;timestamp&gt;).</param>
+    /// <param name="log">Progress output.</param>
+    /// <param name="ct">Cancels the run.</param>
+    /// <param name="sftCache">A folder of SFT results keyed by everything SFT depends on (seed, model, task, SFT
+    /// options): a hit loads the weights instead of training, so runs that differ only after SFT (a method
+    /// comparison) start from the very same checkpoint. Null: no cache.</param>
+    public static Task<int> Execute(string path, IReadOnlyList<string> overrides, string? outDir, TextWriter log, CancellationToken ct,
+        string? sftCache = null)
     {
         var exp = ExperimentFile.Load(path, overrides); // throws ConfigError before anything is written
         var o = exp.Options;
@@ -45,11 +54,27 @@ public static class LibraryRun
         }
 
         var sftWatch = Stopwatch.StartNew();
-        trainer.RunSft((s, loss) =>
+        string? cached = sftCache is null ? null : Path.Combine(sftCache, SftKey(o) + ".weights");
+        if (cached is not null && File.Exists(cached))
         {
-            ct.ThrowIfCancellationRequested();
-            if (s % 50 == 0 || s == o.Sft.Steps) log.WriteLine($"[sft]  step {s,5}/{o.Sft.Steps}  loss {loss:F4}  ({sftWatch.Elapsed.TotalSeconds:F1} s)");
-        });
+            trainer.Policy.LoadWeights(File.ReadAllBytes(cached));
+            log.WriteLine($"[sft]  loaded from the SFT cache: {cached}");
+        }
+        else
+        {
+            trainer.RunSft((s, loss) =>
+            {
+                ct.ThrowIfCancellationRequested();
+                if (s % 50 == 0 || s == o.Sft.Steps) log.WriteLine($"[sft]  step {s,5}/{o.Sft.Steps}  loss {loss:F4}  ({sftWatch.Elapsed.TotalSeconds:F1} s)");
+            });
+            if (cached is not null)
+            {
+                Directory.CreateDirectory(sftCache!);
+                string tmp = cached + ".tmp";
+                File.WriteAllBytes(tmp, trainer.Policy.SaveWeights());
+                File.Move(tmp, cached, overwrite: true);
+            }
+        }
         double sftAccuracy = Eval("sft", 0);
 
         var grpoWatch = Stopwatch.StartNew();
@@ -82,5 +107,12 @@ public static class LibraryRun
         log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: held-out accuracy {sftAccuracy:P1} after SFT -> {final.Accuracy:P1} after GRPO " +
                       $"({100 * (final.Accuracy - sftAccuracy):+0.0;-0.0} points)");
         return Task.FromResult(0);
+    }
+
+    /// <summary>Everything the SFT result depends on, hashed: seed, device, model shape, task and SFT options.</summary>
+    private static string SftKey(RlvrOptions o)
+    {
+        string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..24];
     }
 }

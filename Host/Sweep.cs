@@ -12,26 +12,114 @@ namespace RlActors.Host;
 /// </summary>
 public static class Sweep
 {
-    /// <summary>Runs every seed in turn, then writes the report. Returns the exit code.</summary>
-    public static async Task<int> Execute(string path, IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides, string reportDir,
-        TextWriter log, CancellationToken ct)
+    /// <summary>
+    /// Runs every experiment for every seed, then writes one report per experiment and, with several experiments,
+    /// a comparison (<paramref name="comparison"/>.md and PNGs). SFT results are cached per seed in runs/sft-cache,
+    /// so experiments that differ only after SFT start from the same checkpoint. Returns the exit code.
+    /// </summary>
+    public static async Task<int> Execute(IReadOnlyList<string> paths, IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides, string reportDir,
+        string? comparison, TextWriter log, CancellationToken ct)
     {
         if (seeds.Count == 0) throw new ConfigError("--seeds needs at least one seed");
-        var exp = ExperimentFile.Load(path, overrides); // validate before running anything
-        string runsRoot = Path.Combine("runs", $"sweep-{exp.Name}-{DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
-        var results = new List<SeedResult>();
-        foreach (var seed in seeds)
+        if (paths.Count == 0) throw new ConfigError("name at least one experiment file");
+        var exps = paths.Select(p => ExperimentFile.Load(p, overrides)).ToList(); // validate everything before running anything
+        var dup = exps.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ConfigError($"two experiment files have the name '{dup.Key}'; names label the comparison, make them distinct");
+        string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var all = new List<(Experiment Exp, string Path, List<SeedResult> Results)>();
+        for (int i = 0; i < exps.Count; i++)
         {
-            string dir = Path.Combine(runsRoot, $"seed-{seed}");
-            log.WriteLine($"=== seed {seed} -> {dir}");
-            int code = await LibraryRun.Execute(path, [.. overrides, $"seed={seed}"], dir, log, ct);
-            if (code != 0) return code;
-            results.Add(SeedResult.Read(seed, dir));
+            string runsRoot = Path.Combine("runs", $"sweep-{exps[i].Name}-{stamp}");
+            var results = new List<SeedResult>();
+            foreach (var seed in seeds)
+            {
+                string dir = Path.Combine(runsRoot, $"seed-{seed}");
+                log.WriteLine($"=== {exps[i].Name} seed {seed} -> {dir}");
+                int code = await LibraryRun.Execute(paths[i], [.. overrides, $"seed={seed}"], dir, log, ct, Path.Combine("runs", "sft-cache"));
+                if (code != 0) return code;
+                results.Add(SeedResult.Read(seed, dir));
+            }
+            Directory.CreateDirectory(reportDir);
+            Write(exps[i], paths[i], seeds, overrides, results, reportDir);
+            log.WriteLine($"report: {Path.Combine(reportDir, exps[i].Name + ".md")}");
+            all.Add((exps[i], paths[i], results));
         }
-        Directory.CreateDirectory(reportDir);
-        Write(exp, path, seeds, overrides, results, reportDir);
-        log.WriteLine($"report: {Path.Combine(reportDir, exp.Name + ".md")}");
+        if (all.Count > 1)
+        {
+            string name = comparison ?? string.Join("-vs-", exps.Select(e => e.Name));
+            WriteComparison(name, all, seeds, overrides, reportDir);
+            log.WriteLine($"comparison: {Path.Combine(reportDir, name + ".md")}");
+        }
         return 0;
+    }
+
+    /// <summary>Mean held-out accuracy per evaluation step over seeds (steps every seed evaluated).</summary>
+    private static (double[] Steps, double[] Mean, double[] Sd) MeanCurve(List<SeedResult> results)
+    {
+        var steps = results.Select(r => r.Evals.Select(e => e.Step).ToHashSet()).Aggregate((a, b) => { a.IntersectWith(b); return a; })
+            .Where(x => x >= 0).OrderBy(x => x).ToArray();
+        var mean = new double[steps.Length];
+        var sd = new double[steps.Length];
+        for (int i = 0; i < steps.Length; i++)
+        {
+            var xs = results.Select(r => 100 * r.Evals.Last(e => e.Step == steps[i]).Accuracy).ToArray();
+            mean[i] = xs.Average();
+            sd[i] = xs.Length > 1 ? Math.Sqrt(xs.Sum(x => (x - mean[i]) * (x - mean[i])) / (xs.Length - 1)) : 0;
+        }
+        return (steps.Select(x => (double)x).ToArray(), mean, sd);
+    }
+
+    private static void WriteComparison(string name, List<(Experiment Exp, string Path, List<SeedResult> Results)> all,
+        IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides, string reportDir)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string png = name + "-accuracy.png";
+        var plot = new ScottPlot.Plot();
+        foreach (var (exp, _, results) in all)
+        {
+            var (x, mean, _) = MeanCurve(results);
+            var line = plot.Add.ScatterLine(x, mean);
+            line.LegendText = exp.Name;
+        }
+        plot.Title($"{name}: held-out greedy accuracy, mean of {seeds.Count} seeds");
+        plot.XLabel("GRPO step (0 = after SFT)");
+        plot.YLabel("accuracy (%)");
+        plot.ShowLegend();
+        plot.SavePng(Path.Combine(reportDir, png), 900, 500);
+
+        var sb = new StringBuilder();
+        sb.AppendLine($"# {name}: {all.Count} experiments × {seeds.Count} seeds");
+        sb.AppendLine();
+        sb.AppendLine("Reproduce with:");
+        sb.AppendLine();
+        sb.AppendLine("```");
+        var sets = string.Concat(overrides.Select(o => $" --set {o}"));
+        sb.AppendLine($"dotnet run -c Release --project Host -- sweep {string.Join(' ', all.Select(a => a.Path))} --seeds {string.Join(',', seeds)}{sets} --report {reportDir} --name {name}");
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine($"Generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores. Every experiment starts each seed from the same SFT checkpoint (runs/sft-cache). " +
+                      $"Held-out greedy accuracy on {all[0].Exp.Options.EvalProblems} fixed problems; ± is the standard deviation over seeds; " +
+                      "'start + 3' is the first evaluated step where the seed-mean accuracy is at least 3 points above its start.");
+        sb.AppendLine();
+        sb.AppendLine("| experiment | after SFT | final | gain (points) | vs first | start + 3 at step | s/run |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        double? baseline = null;
+        foreach (var (exp, _, results) in all)
+        {
+            var gains = results.Select(r => 100 * (r.FinalAccuracy - r.SftAccuracy)).ToArray();
+            double g = gains.Average(), sdG = gains.Length > 1 ? Math.Sqrt(gains.Sum(x => (x - g) * (x - g)) / (gains.Length - 1)) : 0;
+            var finals = results.Select(r => 100 * r.FinalAccuracy).ToArray();
+            double f = finals.Average(), sdF = finals.Length > 1 ? Math.Sqrt(finals.Sum(x => (x - f) * (x - f)) / (finals.Length - 1)) : 0;
+            baseline ??= f;
+            var (x, mean, _) = MeanCurve(results);
+            int hit = Array.FindIndex(mean, m => m >= mean[0] + 3);
+            sb.AppendLine(string.Create(inv, $"| {exp.Name} | {results.Average(r => 100 * r.SftAccuracy):F1}% | {f:F1} ± {sdF:F1}% | {g:+0.0;-0.0} ± {sdG:F1} | {f - baseline.Value:+0.0;-0.0} | {(hit < 0 ? "never" : x[hit].ToString("0", inv))} | {results.Average(r => r.Seconds):F0} |"));
+        }
+        sb.AppendLine();
+        sb.AppendLine($"![held-out accuracy]({png})");
+        sb.AppendLine();
+        sb.AppendLine("Per-seed tables and curves: " + string.Join(", ", all.Select(a => $"[{a.Exp.Name}]({a.Exp.Name}.md)")) + ".");
+        File.WriteAllText(Path.Combine(reportDir, name + ".md"), sb.ToString());
     }
 
     private sealed record SeedResult(ulong Seed, double SftAccuracy, double FinalAccuracy, double Seconds,

@@ -25,6 +25,15 @@ internal static class Deep
             case string or ValueType:
                 Assert.True(expected.Equals(actual), $"{path}: expected {expected}, got {actual}");
                 return;
+            case IDictionary dict:
+                var otherDict = (IDictionary)actual;
+                Assert.True(dict.Count == otherDict.Count, $"{path}: expected {dict.Count} entries, got {otherDict.Count}");
+                foreach (DictionaryEntry e in dict)
+                {
+                    Assert.True(otherDict.Contains(e.Key), $"{path}: missing key {e.Key}");
+                    Equal(e.Value, otherDict[e.Key], $"{path}[{e.Key}]");
+                }
+                return;
             case IList list:
                 var other = (IList)actual;
                 Assert.True(list.Count == other.Count, $"{path}: expected {list.Count} elements, got {other.Count}");

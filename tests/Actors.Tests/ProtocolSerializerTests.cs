@@ -4,6 +4,7 @@ using RlActors.Actors.Protocol;
 using RlActors.Actors.Runtime;
 using RlActors.Actors.Serialization;
 using Xunit.Abstractions;
+using static RlActors.Actors.Protocol.CritiqueProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
 using static RlActors.Actors.Protocol.SamplerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
@@ -29,9 +30,14 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         ["w.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),
         ["w.unavailable"] = new WeightsUnavailable(3, 9),
         ["r.score"] = new ScoreSlot("exp", 12, 3, 11, Task,
-            [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5)],
+            [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5),
+             new RewardSpecDto("capo", null, 1.0, 60, "{\"critiques\":4,\"judge\":{\"type\":\"noisy-oracle\"}}")],
             [Group("exp/12/3/0", 0, 2)]),
-        ["r.scored"] = new SlotScored("exp", 12, 3, [[1f, 0f, -0.25f], [float.Epsilon, 2f, 0f]], [1, 0], 2, ["throwing", "hanging"]),
+        ["r.scored"] = new SlotScored("exp", 12, 3, [[1f, 0f, -0.25f], [float.Epsilon, 2f, 0f]], [1, 0], 2, ["throwing", "hanging"],
+            [null, [[0f, -1f, -1f, 0f], [-0.5f, 0f, 0f, 0f], [0f, 0f, 0f, 0f]]],
+            new Dictionary<string, double> { ["critiques_valid"] = 7, ["_capo_prm_tp"] = 3.5 }),
+        ["c.work"] = new CritiqueWork("exp/12/3/0/2#1/17", "exp/12/3/0/2", 99, [7, 5, 3], "+-", [12, 13, 1, 0, 0], "{\"type\":\"oracle\"}", 1, 3),
+        ["c.done"] = new CritiqueDone("exp/12/3/0/2#1/17", [new CritiqueDto(0, [1, 3], null), new CritiqueDto(2, [], "no critique within 30 s")]),
         ["r.failed"] = new ScoringFailed("exp", "reward 'X' cannot be loaded on akka.tcp://rlactors@127.0.0.1:1"),
     };
 
