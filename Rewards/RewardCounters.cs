@@ -1,3 +1,5 @@
+using RlActors.Rewards.Capo;
+
 namespace RlActors.Rewards;
 
 /// <summary>
@@ -25,7 +27,7 @@ public static class RewardCounters
     {
         ArgumentNullException.ThrowIfNull(sums);
         var metrics = sums.Where(kv => !kv.Key.StartsWith('_')).ToDictionary(kv => kv.Key, kv => kv.Value);
-        // CAPO_DERIVE
+        CapoMetrics.Derive(sums, metrics);
         return metrics;
     }
 }

@@ -1,0 +1,115 @@
+namespace RlActors.Rewards.Capo;
+
+/// <summary>
+/// CAPO's step metrics as additive counters (so groups, slots and nodes merge by summing) and the ratios derived
+/// from their sums once per step. Reported keys: <c>critiques_requested</c>, <c>critiques_valid</c>,
+/// <c>critiques_unparseable</c>, <c>critiques_timed_out</c>, <c>critiques_failed</c>, <c>capo_fallbacks</c>
+/// (responses scored outcome-only because no critique was valid), <c>wrong_step_fraction</c>,
+/// <c>vote_agreement</c> (Fleiss' kappa over every judged step) and, when the oracle is available,
+/// <c>prm_precision</c>, <c>prm_recall</c>, <c>prm_f1</c> of the voted wrong-step sets (micro over steps).
+/// </summary>
+public static class CapoMetrics
+{
+    /// <summary>Critiques asked for.</summary>
+    public const string Requested = "critiques_requested";
+    /// <summary>Critiques that parsed to a wrong-step list.</summary>
+    public const string Valid = "critiques_valid";
+    /// <summary>Critiques whose text had no recognisable conclusion (they abstain).</summary>
+    public const string Unparseable = "critiques_unparseable";
+    /// <summary>Critiques not back before the deadline (left out of the vote).</summary>
+    public const string TimedOut = "critiques_timed_out";
+    /// <summary>Critiques whose judge failed (HTTP error, voter crash).</summary>
+    public const string Failed = "critiques_failed";
+    /// <summary>Responses with no valid critique, scored with the outcome reward only.</summary>
+    public const string Fallbacks = "capo_fallbacks";
+    /// <summary>Fraction of judged steps voted wrong.</summary>
+    public const string WrongStepFraction = "wrong_step_fraction";
+    /// <summary>Fleiss' kappa of the critiques' per-step verdicts.</summary>
+    public const string VoteAgreement = "vote_agreement";
+    /// <summary>Precision of the voted wrong steps against the oracle.</summary>
+    public const string PrmPrecision = "prm_precision";
+    /// <summary>Recall of the voted wrong steps against the oracle.</summary>
+    public const string PrmRecall = "prm_recall";
+    /// <summary>F1 of the voted wrong steps against the oracle.</summary>
+    public const string PrmF1 = "prm_f1";
+
+    private const string StepsJudged = "_capo_steps_judged", StepsWrong = "_capo_steps_wrong";
+    private const string KappaItems = "_capo_kappa_items", KappaAgreementSum = "_capo_kappa_p_sum",
+        KappaFlagged = "_capo_kappa_flagged", KappaRatings = "_capo_kappa_ratings";
+    private const string Tp = "_capo_prm_tp", Fp = "_capo_prm_fp", Fn = "_capo_prm_fn";
+
+    /// <summary>The additive counters of one group's CAPO scoring.</summary>
+    public static Dictionary<string, double> Counters(CapoGroupStats stats)
+    {
+        ArgumentNullException.ThrowIfNull(stats);
+        var c = new Dictionary<string, double>
+        {
+            [Requested] = stats.Requested,
+            [Valid] = stats.Valid,
+            [Unparseable] = stats.Unparseable,
+            [TimedOut] = stats.TimedOut,
+            [Failed] = stats.Failed,
+            [Fallbacks] = stats.Fallbacks,
+            [StepsJudged] = stats.StepsJudged,
+            [StepsWrong] = stats.StepsVotedWrong,
+        };
+        // Fleiss' kappa for two categories (wrong / not wrong), items = steps rated by at least two critiques.
+        double items = 0, agreement = 0, flagged = 0, ratings = 0;
+        foreach (var (stepCount, sets) in stats.AgreementItems)
+        {
+            int n = sets.Count;
+            if (n < 2) continue;
+            for (int step = 1; step <= stepCount; step++)
+            {
+                int wrong = 0;
+                foreach (var set in sets) if (Array.IndexOf(set, step) >= 0) wrong++;
+                int right = n - wrong;
+                items++;
+                agreement += (wrong * (wrong - 1.0) + right * (right - 1.0)) / (n * (n - 1.0));
+                flagged += wrong;
+                ratings += n;
+            }
+        }
+        c[KappaItems] = items;
+        c[KappaAgreementSum] = agreement;
+        c[KappaFlagged] = flagged;
+        c[KappaRatings] = ratings;
+        if (stats.VsOracle is { } o)
+        {
+            c[Tp] = o.TruePositives;
+            c[Fp] = o.FalsePositives;
+            c[Fn] = o.FalseNegatives;
+        }
+        return c;
+    }
+
+    /// <summary>
+    /// Adds the derived ratios to <paramref name="metrics"/> when <paramref name="sums"/> holds CAPO counters.
+    /// Kappa: P̄ = mean per-step agreement, P̄e = p² + (1 − p)² with p the share of "wrong" ratings,
+    /// κ = (P̄ − P̄e) / (1 − P̄e); when every rating is the same (P̄e = 1) it is 1 (complete agreement). A ratio
+    /// with a zero denominator is left out rather than reported as 0.
+    /// </summary>
+    public static void Derive(IReadOnlyDictionary<string, double> sums, IDictionary<string, double> metrics)
+    {
+        ArgumentNullException.ThrowIfNull(sums);
+        ArgumentNullException.ThrowIfNull(metrics);
+        if (Get(sums, StepsJudged) > 0) metrics[WrongStepFraction] = Get(sums, StepsWrong) / Get(sums, StepsJudged);
+        double items = Get(sums, KappaItems), ratings = Get(sums, KappaRatings);
+        if (items > 0 && ratings > 0)
+        {
+            double pBar = Get(sums, KappaAgreementSum) / items;
+            double p = Get(sums, KappaFlagged) / ratings;
+            double pe = p * p + (1 - p) * (1 - p);
+            metrics[VoteAgreement] = pe >= 1 - 1e-12 ? 1.0 : (pBar - pe) / (1 - pe);
+        }
+        if (sums.ContainsKey(Tp))
+        {
+            double tp = Get(sums, Tp), fp = Get(sums, Fp), fn = Get(sums, Fn);
+            if (tp + fp > 0) metrics[PrmPrecision] = tp / (tp + fp);
+            if (tp + fn > 0) metrics[PrmRecall] = tp / (tp + fn);
+            if (tp + fp + fn > 0) metrics[PrmF1] = 2 * tp / (2 * tp + fp + fn);
+        }
+    }
+
+    private static double Get(IReadOnlyDictionary<string, double> d, string key) => d.TryGetValue(key, out double v) ? v : 0;
+}
