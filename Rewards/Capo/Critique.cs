@@ -55,7 +55,8 @@ public sealed record Critique(CritiqueStatus Status, int[] WrongSteps, string? D
 /// <para>Accepted forms (case, markdown emphasis, backticks and headings ignored):</para>
 /// <list type="bullet">
 /// <item>a keyed list: <c>Wrong steps: [1, 3]</c>, <c>wrong steps: 1,3</c>, <c>**Wrong steps:** Step 2 and Step 3</c>,
-/// <c>The incorrect steps are 2 and 3.</c>, <c>Wrong steps: 2-4</c> (a range), <c>Wrong steps: none</c>,
+/// <c>The incorrect steps are 2 and 3.</c>, <c>Wrong steps: Step 2 (12-3=8) and Step 3</c> (remarks in parentheses
+/// are skipped), <c>Wrong steps: 2-4</c> (a range), <c>Wrong steps: none</c>,
 /// <c>Wrong steps: []</c>, and JSON such as <c>{"wrong_steps": [1, 3]}</c> or <c>{"wrongSteps": []}</c>;
 /// prose after the list is ignored (<c>Wrong steps: [2] because 12-3 is 9</c>);</item>
 /// <item>a bare list as the last non-empty line: <c>[1, 3]</c>, <c>[]</c>, <c>none</c>, <c>Step 2 and Step 3</c>,
@@ -81,7 +82,8 @@ public static class CritiqueParser
     private const string Number = @"-?\d+";
     private const string Sep = @"(?:[ \t]*(?:,|;|&|/|\+|and|or|to|-|–|—)[ \t]*|[ \t]*,[ \t]*and[ \t]+)";
     private const string StepWord = @"(?:steps?[ \t]*)?";
-    private const string Unbracketed = StepWord + Number + "(?:" + Sep + StepWord + Number + ")*";
+    private const string Aside = @"(?:[ \t]*\([^()\n]{0,80}\))?";
+    private const string Unbracketed = StepWord + Number + Aside + "(?:" + Sep + StepWord + Number + Aside + ")*";
     private const string ListBody = "(?:" + Bracket + "|" + NoneWord + "|" + Unbracketed + ")";
 
     private static readonly RegexOptions Options =
@@ -105,6 +107,8 @@ public static class CritiqueParser
         @"^[ \t>\-]*(?:(?:final[ \t]+answer|conclusion|verdict)[ \t]*[:\-]?[ \t]*)?(?<list>" + ListBody
         + @")[ \t]*(?:(?:are|is|were|was)[ \t]+(?:wrong|incorrect|erroneous|flawed)\b[^\n]*)?[ \t]*[.!]?[ \t]*$",
         Options);
+
+    private static readonly Regex Remark = new(@"\([^()]*\)", Options);
 
     private static readonly Regex NoneOnly = new(@"^[ \t""']*(?:" + NoneWord + @")?[ \t""']*$", Options);
 
@@ -230,6 +234,7 @@ public static class CritiqueParser
         string body = list.Trim();
         if (body.StartsWith('[') && body.EndsWith(']'))
             body = body[1..^1];
+        body = Remark.Replace(body, " "); // "step 2 (12-3=8) and step 3": the remark's numbers are not steps
         var steps = new SortedSet<int>();
         bool anyNumber = false;
         for (int i = 0; i < body.Length;)

@@ -29,6 +29,8 @@ public class CritiqueParserTests
     [InlineData("Analysis...\nStep 2 is wrong.", new[] { 2 })]
     [InlineData("Analysis...\nFinal answer: [3]", new[] { 3 })]
     [InlineData("Wrong steps: [Step 1, Step 3]", new[] { 1, 3 })]
+    [InlineData("The wrong steps are step 2 (12-3=8) and step 3 (uses 8).", new[] { 2, 3 })]
+    [InlineData("Wrong steps: [2 (arithmetic, 12-3 is 9), 3]", new[] { 2, 3 })]
     public void Parser_reads_the_list_forms_an_LLM_writes(string text, int[] expected)
     {
         Critique c = CritiqueParser.Parse(text, stepCount: 4);
