@@ -64,7 +64,15 @@ public static class ClusterRun
         return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, checkpoint ?? (object)"scratch", log, ct);
     }
 
-    /// <summary>Starts the host node and runs (or continues, when <paramref name="resume"/> is set) the experiment.</summary>
+    /// <summary>How long a stop (SIGINT, SIGTERM) may take to checkpoint the last completed step before the command gives up with exit 1.</summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Starts the host node and runs (or continues, when <paramref name="resume"/> is set) the experiment. When
+    /// <paramref name="ct"/> is cancelled (SIGINT, SIGTERM) the experiment stops at the next step boundary, its last
+    /// completed step is checkpointed and the stop journaled, then the node leaves the cluster; the exit code is then
+    /// the signal's (130 or 143), or 1 when the checkpoint could not be stored within <see cref="StopTimeout"/>.
+    /// </summary>
     private static async Task<int> Launch(Experiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
         object? resume, TextWriter log, CancellationToken ct)
     {
@@ -94,8 +102,10 @@ public static class ClusterRun
         log.WriteLine($"output: {dir}; store: {store.Location}");
 
         var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards) { ResumeFrom = resume as TrainingCheckpoint };
-        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device);
-        using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString));
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device, exp.Capo.VotersPerNode);
+        // This process shuts its actor system down itself, after the shutdown checkpoint: the CLR exit hook must not do it first.
+        using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString) +
+                                                             "\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n");
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
         IActorRef? journal = null;
@@ -110,7 +120,7 @@ public static class ClusterRun
                 return 1;
             }
             log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
-                          $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles sampler,reward");
+                          $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles {(exp.UsesCapo ? "sampler,reward,voter" : "sampler,reward")}");
             journal = system.ActorOf(ExperimentJournal.Props(exp.Name), "journal");
             var first = resume is null
                 ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), o.Seed,
@@ -127,25 +137,46 @@ public static class ClusterRun
             }
             var observer = new PersistingObserver(files, journal, store, exp.Name, exp.Runtime.KeepCheckpoints);
             var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
-            using var reg = ct.Register(() => observer.Failed("interrupted"));
-            int code = await LiveProgress.Show(files, exp.Options.GrpoSteps);
+            var stopWindow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var reg = ct.Register(() =>
+            {
+                string signal = Cli.InterruptedExitCode() == Interrupts.SigtermExitCode ? "SIGTERM" : "SIGINT";
+                files.Log($"{signal}: stopping at the next step boundary and checkpointing (again to exit at once)");
+                experiment.Tell(new ExperimentActor.Stop(signal));
+                _ = Task.Delay(StopTimeout).ContinueWith(_ => stopWindow.TrySetResult(), TaskScheduler.Default);
+            });
+            var progress = LiveProgress.Show(files, exp.Options.GrpoSteps);
+            if (await Task.WhenAny(progress, stopWindow.Task) != progress)
+            {
+                await Console.Error.WriteLineAsync($"failed: the experiment did not store its shutdown checkpoint within {StopTimeout.TotalSeconds:F0} s " +
+                    $"(is the store {store.Location} reachable?); 'resume {exp.Name}' continues from the last checkpoint stored");
+                journal.Tell(new ExperimentJournal.Record(new ExperimentFailed($"stopped, but the shutdown checkpoint was not stored within {StopTimeout.TotalSeconds:F0} s", DateTime.UtcNow)));
+                await journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+                return 1;
+            }
+            int code = await progress;
             system.Stop(experiment);
             await observer.Flushed.WaitAsync(TimeSpan.FromSeconds(60));
             // The journal answers in order: once it replies, every event recorded before is persisted.
             await journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, TimeSpan.FromSeconds(30));
-            return ct.IsCancellationRequested ? 130 : code;
+            if (code == RunObserver.StoppedOnRequest)
+            {
+                log.WriteLine($"stopped; continue it with: rlactors resume {exp.Name} (store {store.Location})");
+                return Cli.InterruptedExitCode();
+            }
+            return code;
         }
         finally
         {
             store.ReleaseLease(exp.Name, owner);
             await Cluster.Get(system).LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
-            await host.StopAsync(CancellationToken.None);
+            await host.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)).ContinueWith(_ => { });
         }
     }
 
     /// <summary>Arguments of <c>node</c>.</summary>
     public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
-        IReadOnlyList<string> Plugins, int Samplers, string Device);
+        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4);
 
     /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
     public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
@@ -153,10 +184,11 @@ public static class ClusterRun
         var parts = a.Seed.Split(':');
         if (parts.Length != 2 || parts[0].Length == 0 || !int.TryParse(parts[1], out int seedPort) || seedPort is < 1 or > 65535)
             throw new ConfigError($"--seed: expected HOST:PORT, got '{a.Seed}'");
-        if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward");
+        if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward, voter");
         foreach (var r in a.Roles)
-            if (r is not (Roles.Sampler or Roles.Reward))
-                throw new ConfigError($"--roles: unknown role '{r}' (a worker node takes sampler and/or reward; the learner runs on the host of 'run')");
+            if (r is not (Roles.Sampler or Roles.Reward or Roles.Voter))
+                throw new ConfigError($"--roles: unknown role '{r}' (a worker node takes sampler, reward and/or voter; the learner runs on the host of 'run')");
+        if (a.Voters < 1) throw new ConfigError($"--voters must be >= 1 (got {a.Voters})");
         foreach (var path in a.Plugins)
         {
             if (!File.Exists(path)) throw new ConfigError($"--plugin: reward plug-in assembly not found: {Path.GetFullPath(path)}");
@@ -169,7 +201,7 @@ public static class ClusterRun
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
 
-        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device);
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters);
         using var host = ClusterNode.Build(node);
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();

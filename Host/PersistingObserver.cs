@@ -12,10 +12,12 @@ namespace RlActors.Host;
 /// </summary>
 public sealed class PersistingObserver(IExperimentObserver inner, IActorRef journal, CheckpointStore store, string name, int keepLast) : IExperimentObserver
 {
+    private readonly Lock gate = new();
+    private readonly Dictionary<long, Exception> failedSaves = new();
     private Task saving = Task.CompletedTask;
 
-    /// <summary>Completes when every checkpoint handed over so far is stored.</summary>
-    public Task Flushed => saving;
+    /// <summary>Completes when every checkpoint handed over so far is stored (or failed, with a warning).</summary>
+    public Task Flushed { get { lock (gate) return saving; } }
 
     /// <inheritdoc />
     public void Log(string line) => inner.Log(line);
@@ -31,24 +33,41 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
         inner.StepCompleted(report);
     }
 
+    /// <summary>Runs <paramref name="work"/> after every save handed over before it, off the caller's thread.</summary>
+    private void Then(Action work)
+    {
+        lock (gate) saving = saving.ContinueWith(_ => work(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
     /// <inheritdoc />
     public void CheckpointTaken(long step, TrainingCheckpoint checkpoint)
     {
-        // Saving takes 0.2-1 s: never on the experiment's thread. Saves stay in order.
-        saving = saving.ContinueWith(_ =>
+        // Saving takes 0.2-1 s: never on the experiment's thread. Saves stay in order. A failed save is reported and
+        // remembered (a stop waits for its checkpoint and fails if that one could not be stored); the run goes on.
+        Then(() =>
         {
             string id = $"step-{step:D8}";
-            var info = store.Save(name, id, step, checkpoint.PolicyVersion, checkpoint.Encode());
-            journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(step, id, info.Sha256, info.Size, DateTime.UtcNow)));
-            if (keepLast > 0) store.Prune(name, keepLast);
-            inner.Log($"[ckpt] step {step}: saved {id} ({info.Size / 1024.0:F0} KiB, sha256 {info.Sha256[..12]}...) to {store.Location}");
-        }, TaskScheduler.Default);
+            try
+            {
+                var info = store.Save(name, id, step, checkpoint.PolicyVersion, checkpoint.Encode());
+                journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(step, id, info.Sha256, info.Size, DateTime.UtcNow)));
+                inner.Log($"[ckpt] step {step}: saved {id} ({info.Size / 1024.0:F0} KiB, sha256 {info.Sha256[..12]}...) to {store.Location}");
+            }
+            catch (Exception e)
+            {
+                lock (gate) failedSaves[step] = e;
+                inner.Log($"warning: the checkpoint of step {step} could not be saved to {store.Location}: {e.GetType().Name}: {e.Message}");
+                return;
+            }
+            try { if (keepLast > 0) store.Prune(name, keepLast); }
+            catch (Exception e) { inner.Log($"warning: pruning old checkpoints of '{name}' failed: {e.Message}"); }
+        });
     }
 
     /// <inheritdoc />
     public void Finished(byte[] finalWeights)
     {
-        saving.Wait(TimeSpan.FromSeconds(30));
+        Flushed.Wait(TimeSpan.FromSeconds(30));
         journal.Tell(new ExperimentJournal.Record(new ExperimentFinished(DateTime.UtcNow)));
         inner.Finished(finalWeights);
     }
@@ -58,5 +77,24 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
     {
         journal.Tell(new ExperimentJournal.Record(new ExperimentFailed(reason, DateTime.UtcNow)));
         inner.Failed(reason);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Waits (off the actor's thread) for the checkpoint of <paramref name="step"/> to be stored, then records the stop.
+    /// When that checkpoint could not be stored the experiment is recorded as failed instead: the stop did not keep its promise.</remarks>
+    public void Stopped(long step, string reason)
+    {
+        Then(() =>
+        {
+            Exception? failed;
+            lock (gate) failedSaves.TryGetValue(step, out failed);
+            if (failed is not null)
+            {
+                Failed($"stopped by {reason}, but the checkpoint of step {step} could not be saved ({failed.Message}); resume continues from an earlier checkpoint");
+                return;
+            }
+            journal.Tell(new ExperimentJournal.Record(new ExperimentStopped(step, reason, DateTime.UtcNow)));
+            inner.Stopped(step, reason);
+        });
     }
 }

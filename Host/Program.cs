@@ -25,13 +25,19 @@ List<string> Overrides(ParseResult pr)
     return overrides;
 }
 
+// run and resume stop gracefully on SIGINT/SIGTERM (checkpoint, journal, leave the cluster): they get their own signal
+// handling (Interrupts) instead of System.CommandLine's, which exits 2 s after the signal whatever the command is doing.
+Interrupts? interrupts = null;
+CancellationToken Graceful() => interrupts?.Token ?? CancellationToken.None;
+
 var storeOption = new Option<string?>("--store") { Description = "Experiment store: sqlite:PATH (default sqlite:runs/experiments.db) or a PostgreSQL URI / connection string" };
-var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime")
+var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime. " +
+    "SIGINT (Ctrl+C) or SIGTERM stops it at the next step boundary after checkpointing the last completed step (exit 130 or 143); 'resume' continues it")
 {
     fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption,
 };
-run.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr),
-    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption)), Console.Out, ct)));
+run.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr),
+    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption)), Console.Out, Graceful())));
 
 var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
 {
@@ -40,44 +46,47 @@ var train = new Command("train", "Run an experiment with the bare library loop (
 train.SetAction((pr, ct) => Cli.Guard(() => LibraryRun.Execute(pr.GetValue(fileArgument)!, Overrides(pr), pr.GetValue(outOption), Console.Out, ct)));
 
 var seedOption = new Option<string>("--seed") { Description = "HOST:PORT of the running host (printed by 'run')", Required = true };
-var rolesOption = new Option<string>("--roles") { Description = "Comma-separated roles: sampler, reward", DefaultValueFactory = _ => "sampler,reward" };
+var rolesOption = new Option<string>("--roles") { Description = "Comma-separated roles: sampler, reward, voter (CAPO critiques)", DefaultValueFactory = _ => "sampler,reward" };
+var votersOption = new Option<int>("--voters") { Description = "GenPRM voter actors on this node (voter role)", DefaultValueFactory = _ => 4 };
 var pluginOption = new Option<string[]>("--plugin") { Description = "Reward plug-in assembly to make available on this node (repeatable)", DefaultValueFactory = _ => [] };
 var samplersOption = new Option<int>("--samplers") { Description = "Sampler actors on this node", DefaultValueFactory = _ => 1 };
 var deviceOption = new Option<string>("--device") { Description = "Torch device of the samplers: cpu or cuda", DefaultValueFactory = _ => "cpu" };
 var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves")
 {
-    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption,
+    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption,
 };
 node.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Node(new ClusterRun.NodeArgs(pr.GetValue(seedOption)!,
     pr.GetValue(rolesOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(pluginOption) ?? [],
-    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!), Console.Out, ct)));
+    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption)), Console.Out, ct)));
 
 var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated seeds, e.g. 1,2,3", DefaultValueFactory = _ => "1,2,3" };
 var reportOption = new Option<string>("--report") { Description = "Folder for the Markdown table and PNG curves", DefaultValueFactory = _ => "docs/learning" };
-var sweepFile = new Argument<string>("experiment-file") { Description = "HOCON experiment file" };
+var sweepFile = new Argument<string[]>("experiment-files") { Description = "HOCON experiment files (several: a comparison from the same SFT checkpoints)", Arity = ArgumentArity.OneOrMore };
+var comparisonOption = new Option<string?>("--name") { Description = "Name of the comparison report when several files are given (default: their names joined by -vs-)" };
 var sweepSet = new Option<string[]>("--set") { Description = "Override a key (repeatable)", DefaultValueFactory = _ => [] };
 var sweep = new Command("sweep", "Run an experiment over several seeds and write a table and learning curves (evidence runs)")
 {
-    sweepFile, seedsOption, sweepSet, reportOption,
+    sweepFile, seedsOption, sweepSet, reportOption, comparisonOption,
 };
 sweep.SetAction((pr, ct) => Cli.Guard(() =>
 {
     var seeds = new List<ulong>();
     foreach (var part in pr.GetValue(seedsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         seeds.Add(ulong.TryParse(part, out var s) ? s : throw new ConfigError($"--seeds: '{part}' is not a non-negative integer"));
-    return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, Console.Out, ct);
+    return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, pr.GetValue(comparisonOption), Console.Out, ct);
 }));
 
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var resumeSteps = new Option<long?>("--steps") { Description = "New total number of GRPO steps" };
-var resume = new Command("resume", "Continue an experiment from its latest valid checkpoint up to its total steps")
+var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
+    "SIGINT or SIGTERM stops it like 'run'")
 {
     resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption,
 };
-resume.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Resume(new ClusterRun.ResumeArgs(pr.GetValue(resumeName)!, pr.GetValue(resumeStore),
-    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption)), Console.Out, ct)));
+resume.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Resume(new ClusterRun.ResumeArgs(pr.GetValue(resumeName)!, pr.GetValue(resumeStore),
+    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption)), Console.Out, Graceful())));
 
 var listStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var list = new Command("list", "List the experiments in a store: name, status, step, last update") { listStore };
@@ -102,7 +111,9 @@ keys.SetAction(_ =>
     return 0;
 });
 
-var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp") { run, resume, node, list, show, export, train, sweep, keys };
+var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
+    "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
+    { run, resume, node, list, show, export, train, sweep, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
@@ -110,4 +121,9 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine("Run with --help for usage.");
     return 2;
 }
-return await parse.InvokeAsync();
+bool graceful = parse.CommandResult.Command == run || parse.CommandResult.Command == resume;
+using (interrupts = graceful ? Interrupts.Register(Console.Error) : null)
+{
+    Cli.InterruptedExitCode = () => interrupts?.ExitCode ?? Interrupts.SigintExitCode;
+    return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = graceful ? null : TimeSpan.FromSeconds(2) });
+}

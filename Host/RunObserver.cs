@@ -36,7 +36,10 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     /// <summary>Live progress (step, one-line summary) when the output is a terminal; null for plain lines.</summary>
     public Action<long, string>? Progress { get; set; }
 
-    /// <summary>Completes with the exit code: 0 finished, 1 failed.</summary>
+    /// <summary>Result of <see cref="Completion"/> when the experiment stopped on request (SIGINT, SIGTERM) after its checkpoint.</summary>
+    public const int StoppedOnRequest = -1;
+
+    /// <summary>Completes with the exit code: 0 finished, 1 failed, or <see cref="StoppedOnRequest"/>.</summary>
     public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Writes into <paramref name="dir"/> (which must exist).</summary>
@@ -130,6 +133,17 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     {
         Log($"failed: {reason}");
         Completion.TrySetResult(1);
+    }
+
+    /// <inheritdoc />
+    public void Stopped(long step, string reason)
+    {
+        lock (gate)
+        {
+            DrawCurves();
+            Write($"stopped ({reason}) after step {step} of {totalSteps}");
+        }
+        Completion.TrySetResult(StoppedOnRequest);
     }
 
     private void DrawCurves()

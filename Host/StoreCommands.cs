@@ -72,7 +72,8 @@ public static class StoreCommands
             ["policy_version"] = s.PolicyVersion, ["weights_sha256"] = checkpoint?.WeightsSha256,
             ["checkpoint"] = latest is null ? null : new Dictionary<string, object> { ["id"] = latest.Info.CheckpointId, ["step"] = latest.Info.Step, ["sha256"] = latest.Info.Sha256, ["size"] = latest.Info.Size },
             ["metrics"] = s.LastMetrics, ["config_sha256"] = s.ConfigSha256, ["seed"] = s.Seed, ["code_version"] = s.CodeVersion,
-            ["resumes"] = s.Resumes, ["failure"] = s.FailureReason, ["last_update"] = s.LastUpdate,
+            ["resumes"] = s.Resumes, ["failure"] = s.Status == ExperimentStatus.Failed ? s.FailureReason : null,
+            ["stopped_by"] = s.Status == ExperimentStatus.Stopped ? s.FailureReason : null, ["last_update"] = s.LastUpdate,
         };
         if (json) output.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
         else foreach (var (k, v) in doc) output.WriteLine($"{k,-16} {(v is string or null ? v ?? "-" : JsonSerializer.Serialize(v))}");

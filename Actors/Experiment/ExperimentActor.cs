@@ -7,6 +7,7 @@ using RlActors.Actors.Protocol;
 using RlActors.Actors.Rewards;
 using RlActors.Actors.Sampling;
 using RlActors.Policies.Grpo;
+using RlActors.Rewards;
 using static RlActors.Actors.Protocol.LearnerProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
 using static RlActors.Actors.Protocol.SamplerProtocol;
@@ -19,6 +20,9 @@ namespace RlActors.Actors.Experiment;
 /// sends returned rollouts to the reward workers, and when every slot of a step is scored gives the learner the
 /// groups in slot order (never arrival order). It registers itself with the cluster's pub-sub mediator so samplers
 /// on any node find it; it serves policy weights by version. Its learner child's failure ends the experiment.
+/// On <see cref="Stop"/> it stops at the next step boundary: an update in flight completes, work not yet trained on is
+/// dropped, the learner checkpoints the last completed step, and the observer hears <see cref="IExperimentObserver.Stopped"/>
+/// after that checkpoint was handed to it.
 /// </summary>
 public sealed class ExperimentActor : ReceiveActor, IWithTimers
 {
@@ -36,6 +40,8 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     private long version = -1;          // -1 until SFT is done; then the number of trained steps
     private bool training;
     private bool finishing;
+    private string? stopReason;          // set by Stop: no new work; checkpoint the last completed step, then stop
+    private long checkpointRequested = -1, checkpointReceived = -1;
     private int staleDropped, duplicateDropped;
 
     /// <inheritdoc />
@@ -46,6 +52,15 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new ExperimentActor(settings, observer));
 
     private sealed record Tick;
+
+    /// <summary>
+    /// Stop gracefully (SIGINT, SIGTERM): no new work is handed out, an update in progress completes, the learner's state
+    /// after the last completed step is checkpointed (through <see cref="IExperimentObserver.CheckpointTaken"/>, like
+    /// periodic checkpoints), then <see cref="IExperimentObserver.Stopped"/> is called and the actor stops. Rollouts of
+    /// steps not yet trained on are dropped: a resume samples them again from the same seeds.
+    /// </summary>
+    /// <param name="Reason">Why, for the record (e.g. "SIGTERM").</param>
+    public sealed record Stop(string Reason);
 
     private sealed class SlotWork(int slot, long[] problems)
     {
@@ -90,7 +105,8 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         Receive<ScoringFailed>(f => { if (f.Experiment == settings.Name) Fail($"a reward worker cannot score: {f.Reason}"); });
         Receive<Trained>(OnTrained);
         Receive<Evaluated>(OnEvaluated);
-        Receive<CheckpointTaken>(c => observer.CheckpointTaken(c.Step, c.Checkpoint));
+        Receive<CheckpointTaken>(OnCheckpointTaken);
+        Receive<Stop>(OnStop);
         Receive<Tick>(_ => CheckTimeouts());
         Receive<Terminated>(t => Reassign(t.ActorRef, "left"));
     }
@@ -139,6 +155,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     {
         version = r.Weights.Version;
         weights[version] = r.Weights;
+        if (settings.ResumeFrom is not null) checkpointRequested = checkpointReceived = version; // that checkpoint is in the store
         if (settings.ResumeFrom is null)
         {
             observer.SftDone(r.SftSeconds);
@@ -153,7 +170,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     /// or with the latest version when it is at most max-staleness versions behind.</summary>
     private void PlanSteps()
     {
-        if (version < 0 || finishing) return;
+        if (version < 0 || finishing || stopReason is not null) return;
         long next = steps.Count == 0 ? version + 1 : steps.Keys.Max() + 1;
         while (next <= TotalSteps && next - 1 - version <= MaxStaleness)
         {
@@ -170,7 +187,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void OnRequestWork(RequestWork r)
     {
-        if (finishing) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
+        if (finishing || stopReason is not null) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
         if (!TryAssign(Sender)) waiting.Add(Sender);
     }
 
@@ -244,14 +261,14 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void TryTrain()
     {
-        if (training || !steps.TryGetValue(version + 1, out var step)) return;
+        if (training || stopReason is not null || !steps.TryGetValue(version + 1, out var step)) return;
         if (step.Slots.Any(s => s.Scored is null)) return;
         var groups = new List<ScoredGroup>();
         foreach (var slot in step.Slots.OrderBy(s => s.Slot))
             for (int i = 0; i < slot.Rollouts!.Groups.Length; i++)
             {
                 var g = slot.Rollouts.Groups[i];
-                groups.Add(new ScoredGroup(g.Prompt, g.Completions, slot.Scored!.Rewards[i]));
+                groups.Add(new ScoredGroup(g.Prompt, g.Completions, slot.Scored!.Rewards[i], slot.Scored.TokenExtras?[i]));
             }
         training = true;
         learner.Tell(new Train(step.Step, groups));
@@ -284,18 +301,66 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
             ["sample_s"] = step.Slots.Max(s => s.Rollouts!.SampleSeconds),
             [RuntimeMetrics.Samplers] = step.Slots.Select(s => s.Rollouts!.SamplerId).Distinct().Count(),
         };
+        var counters = new Dictionary<string, double>();
+        foreach (var slot in step.Slots) RewardCounters.AddInto(counters, slot.Scored!.Counters);
+        foreach (var (key, value) in RewardCounters.ToMetrics(counters)) m[key] = value;
         staleDropped = duplicateDropped = 0;
         observer.StepCompleted(new StepReport(t.Step, version, m));
 
         int every = settings.Options.EvalEvery;
         int checkpointEvery = settings.Runtime.CheckpointEvery;
         // Messages to the learner are handled in order, so this snapshot is taken before the next update.
-        if (checkpointEvery > 0 && (version % checkpointEvery == 0 || version >= TotalSteps)) learner.Tell(new TakeCheckpoint(version));
+        if (checkpointEvery > 0 && (version % checkpointEvery == 0 || version >= TotalSteps)) RequestCheckpoint();
         if (version >= TotalSteps) { Finish(); return; }
+        if (stopReason is not null) { StopAfterCheckpoint(); return; }
         if (every > 0 && version % every == 0) learner.Tell(new Evaluate("grpo", version));
         PlanSteps();
         Dispatch();
         TryTrain();
+    }
+
+    private void RequestCheckpoint()
+    {
+        if (checkpointRequested == version) return;
+        checkpointRequested = version;
+        learner.Tell(new TakeCheckpoint(version));
+    }
+
+    private void OnCheckpointTaken(CheckpointTaken c)
+    {
+        observer.CheckpointTaken(c.Step, c.Checkpoint);
+        checkpointReceived = Math.Max(checkpointReceived, c.Step);
+        if (stopReason is not null && !finishing && !training && checkpointReceived == version) StopNow();
+    }
+
+    private void OnStop(Stop s)
+    {
+        if (finishing || stopReason is not null) return; // finishing anyway, or already stopping
+        stopReason = s.Reason;
+        foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
+        waiting.Clear();
+        observer.Log(version < 0
+            ? $"stopping ({s.Reason}) before the first step: {(settings.ResumeFrom is null ? "the SFT warm-up is abandoned, nothing to checkpoint" : "the checkpoint it resumed from stays the latest")}"
+            : $"stopping ({s.Reason}) after step {version + (training ? 1 : 0)}{(training ? ", whose update is in progress" : "")}: " +
+              "later steps are dropped and the last completed step is checkpointed");
+        if (version < 0) { StopNow(); return; }  // SFT or the checkpoint load is still running: nothing new to save
+        if (training) return;                    // OnTrained records the step, then stops
+        StopAfterCheckpoint();
+    }
+
+    /// <summary>Asks for the checkpoint of the last completed step unless it was asked for already; stops once it is in hand.</summary>
+    private void StopAfterCheckpoint()
+    {
+        RequestCheckpoint();
+        if (checkpointReceived == version) StopNow();
+    }
+
+    private void StopNow()
+    {
+        finishing = true;
+        long step = Math.Max(version, settings.ResumeFrom?.Step ?? 0);
+        observer.Stopped(step, stopReason!);
+        Context.Stop(Self);
     }
 
     private void Finish()

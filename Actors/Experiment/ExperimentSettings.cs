@@ -55,7 +55,7 @@ public interface IExperimentObserver
     void Log(string line);
     /// <summary>The SFT warm-up ended.</summary>
     void SftDone(double seconds);
-    /// <summary>The learner's state after a step, to be stored (every runtime.checkpoint-every steps and after the last).</summary>
+    /// <summary>The learner's state after a step, to be stored (every runtime.checkpoint-every steps, after the last, and on a stop).</summary>
     void CheckpointTaken(long step, Policies.Checkpoints.TrainingCheckpoint checkpoint);
     /// <summary>A step finished.</summary>
     void StepCompleted(StepReport report);
@@ -65,6 +65,10 @@ public interface IExperimentObserver
     void Finished(byte[] finalWeights);
     /// <summary>The experiment cannot go on.</summary>
     void Failed(string reason);
+    /// <summary>The experiment stopped on request (<see cref="ExperimentActor.Stop"/>) after <paramref name="step"/>, its last completed
+    /// step. Its checkpoint, when one was taken, was handed to <see cref="CheckpointTaken"/> before this call (it may still be being saved).
+    /// Step 0 of a fresh run has no checkpoint: the SFT warm-up was abandoned.</summary>
+    void Stopped(long step, string reason);
 }
 
 /// <summary>Fixed names of the runtime's metrics (in addition to <see cref="Policies.Grpo.GrpoMetrics"/>).</summary>

@@ -83,5 +83,6 @@ public static class PipelineBench
         public void Finished(byte[] finalWeights) => Done.TrySetResult(0);
         public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) { }
         public void Failed(string reason) { Error = reason; Done.TrySetResult(1); }
+        public void Stopped(long step, string reason) { Error = $"stopped after step {step}: {reason}"; Done.TrySetResult(1); }
     }
 }

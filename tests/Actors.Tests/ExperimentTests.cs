@@ -151,6 +151,7 @@ internal sealed record StepCompleted(StepReport Report) { public override string
 internal sealed record EvaluatedAt(string Phase, long Step, double Accuracy, int Problems);
 internal sealed record Finished(byte[] Weights) { public override string ToString() => "finished"; }
 internal sealed record Failed(string Reason);
+internal sealed record StoppedAt(long Step, string Reason);
 
 /// <summary>
 /// Forwards every callback to a probe. Optional hooks return a message to tell the experiment from inside a callback
@@ -180,6 +181,7 @@ internal sealed class ProbeObserver(IActorRef probe) : IExperimentObserver
     public void Finished(byte[] finalWeights) => probe.Tell(new Finished(finalWeights));
     public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) => probe.Tell(new CheckpointAt(step, checkpoint));
     public void Failed(string reason) => probe.Tell(new Failed(reason));
+    public void Stopped(long step, string reason) => probe.Tell(new StoppedAt(step, reason));
 }
 
 internal sealed record CheckpointAt(long Step, RlActors.Policies.Checkpoints.TrainingCheckpoint Checkpoint);

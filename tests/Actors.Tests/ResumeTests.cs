@@ -24,7 +24,7 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
         Watch(experiment);
         var seen = new List<object>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (seen.LastOrDefault() is not (Finished or Failed))
+        while (seen.LastOrDefault() is not (Finished or Failed or StoppedAt))
             seen.Add(events.ExpectMsg<object>(deadline - DateTime.UtcNow));
         ExpectTerminated(experiment, TimeSpan.FromSeconds(10)); // the name is free for the next run
         return seen;
@@ -58,5 +58,40 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
         Assert.NotEqual(resumeFrom.PolicyWeights, resumedWeights);
         Assert.Equal(fullWeights, resumedWeights);
         Assert.DoesNotContain(resumed, e => e is SftDone);
+    }
+
+    [Fact]
+    public void A_stopped_run_checkpoints_its_last_completed_step_and_a_resume_from_it_ends_like_an_uninterrupted_run()
+    {
+        JoinSelfAndAwaitUp();
+        Sys.ActorOf(RewardWorkerActor.Props(), "reward");
+        Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler-0");
+        // No periodic checkpoints: the one taken on the stop is the only one.
+        var settings = new ExperimentSettings("stop", Tiny.Options(grpoSteps: 4), new RuntimeOptions { PromptsPerSlot = 2 }, Rewards);
+        var events = CreateTestProbe();
+        var full = RunToEnd(settings, events);
+        var fullWeights = Assert.IsType<Finished>(full[^1]).Weights;
+        Assert.Empty(full.OfType<CheckpointAt>());
+
+        // Stop as step 2 completes: told from inside the callback, so it is handled before anything else.
+        var observer = new ProbeObserver(events) { AtStepCompleted = r => r.Step == 2 ? new ExperimentActor.Stop("test stop") : null };
+        var experiment = Sys.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        observer.Experiment = experiment;
+        Watch(experiment);
+        var stopped = new List<object>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (stopped.LastOrDefault() is not (Finished or Failed or StoppedAt))
+            stopped.Add(events.ExpectMsg<object>(deadline - DateTime.UtcNow));
+        ExpectTerminated(experiment, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(new StoppedAt(2, "test stop"), stopped[^1]);
+        Assert.Equal([1L, 2L], stopped.OfType<StepCompleted>().Select(s => s.Report.Step));
+        var checkpoint = Assert.Single(stopped.OfType<CheckpointAt>());
+        Assert.Equal((2L, 2L), (checkpoint.Step, checkpoint.Checkpoint.PolicyVersion));
+        Assert.True(stopped.IndexOf(checkpoint) < stopped.Count - 1, "the checkpoint is handed over before Stopped");
+
+        var resumed = RunToEnd(settings with { ResumeFrom = TrainingCheckpoint.Decode(checkpoint.Checkpoint.Encode()) }, events);
+        Assert.Equal([3L, 4L], resumed.OfType<StepCompleted>().Select(s => s.Report.Step));
+        Assert.Equal(fullWeights, Assert.IsType<Finished>(resumed[^1]).Weights);
     }
 }

@@ -105,6 +105,15 @@ internal sealed class CliProcess : IAsyncDisposable
             : $"{display} exited with {process.ExitCode} before printing {what}. Output:\n{Output}");
     }
 
+    /// <summary>Sends a signal (e.g. "TERM", "INT") to the process with the system's <c>kill</c> command.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-s", name, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            { UseShellExecute = false })!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -s {name} {process.Id} exited with {kill.ExitCode}");
+    }
+
     /// <summary>Kills the process tree if it is still running.</summary>
     public void Kill()
     {

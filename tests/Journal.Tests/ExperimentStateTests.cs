@@ -125,6 +125,25 @@ public sealed class ExperimentStateTests
     }
 
     [Fact]
+    public void A_stop_on_request_is_a_status_of_its_own_that_a_resume_clears()
+    {
+        var s = ExperimentState.From([Started(), Step(1), Step(2), Checkpoint(2)]);
+        var stopped = s.Apply(new ExperimentStopped(2, "SIGTERM", At(30)));
+        Assert.Equal(ExperimentStatus.Stopped, stopped.Status);
+        Assert.Equal("SIGTERM", stopped.FailureReason);
+        Assert.Equal(At(30), stopped.LastUpdate);
+        Assert.Equal(2, stopped.Step);
+        Assert.Same(stopped, stopped.Apply(new ExperimentStopped(2, "SIGTERM", At(31))));
+
+        var resumed = stopped.Apply(new ExperimentResumed(2, "host-b", At(40)));
+        Assert.Equal(ExperimentStatus.Running, resumed.Status);
+        Assert.Null(resumed.FailureReason);
+
+        var done = resumed.Apply(new ExperimentFinished(At(50)));
+        Assert.Same(done, done.Apply(new ExperimentStopped(2, "SIGINT", At(51)))); // a finished experiment stays finished
+    }
+
+    [Fact]
     public void A_second_start_is_ignored()
     {
         var s = ExperimentState.From([Started(), Step(1)]);

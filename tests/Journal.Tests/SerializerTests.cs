@@ -21,6 +21,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
         ["exp.finished.v1"] = new ExperimentFinished(At(6)),
         ["exp.failed.v1"] = new ExperimentFailed("learner: \"NaN\" loss ✗", At(7)),
         ["exp.resumed.v1"] = new ExperimentResumed(2, "node-b:4242", new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Unspecified)),
+        ["exp.stopped.v1"] = new ExperimentStopped(9, "SIGTERM", At(8)),
         ["exp.state.v1"] = ExperimentState.From(OneOfEach()).Apply(new ExperimentFailed("after the end", At(99))),
         ["exp.cmd.record.v1"] = new ExperimentJournal.Record(Step(7)),
         ["exp.cmd.recorded.v1"] = new ExperimentJournal.Recorded(12, false),
@@ -41,6 +42,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
         ["exp.finished.v1"] = ("80E3B122474DDF48", new ExperimentFinished(new DateTime(2026, 11, 28, 12, 0, 3, DateTimeKind.Utc))),
         ["exp.failed.v1"] = ("0178007A4A23474DDF48", new ExperimentFailed("x", new DateTime(2026, 11, 28, 12, 0, 4, DateTimeKind.Utc))),
         ["exp.resumed.v1"] = ("020000000000000001688010E323474DDF48", new ExperimentResumed(2, "h", new DateTime(2026, 11, 28, 12, 0, 5, DateTimeKind.Utc))),
+        ["exp.stopped.v1"] = ("0700000000000000075349475445524D803D1425474DDF48", new ExperimentStopped(7, "SIGTERM", new DateTime(2026, 11, 28, 12, 0, 7, DateTimeKind.Utc))),
         ["exp.started.v1"] = ("016E01630173070000000000000001760A0000000000000000A77B24474DDF48", new ExperimentStarted("n", "c", "s", 7, "v", 10, new DateTime(2026, 11, 28, 12, 0, 6, DateTimeKind.Utc))),
     };
 
@@ -79,7 +81,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
     public void Manifests_are_fixed_strings_not_type_names_and_cover_every_event_type()
     {
         var eventTypes = typeof(IExperimentEvent).Assembly.GetTypes().Where(t => t.IsClass && typeof(IExperimentEvent).IsAssignableFrom(t)).ToList();
-        Assert.Equal(7, eventTypes.Count);
+        Assert.Equal(8, eventTypes.Count);
         foreach (var t in eventTypes) Assert.True(ExperimentEventSerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest");
         foreach (var (type, manifest) in ExperimentEventSerializer.Manifests)
         {

@@ -38,9 +38,9 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
         string name = "rename-" + Guid.NewGuid().ToString("N")[..8];
         string pid = ExperimentJournal.PersistenceIdFor(name);
         var events = OneOfEach(name).Where((_, i) => i != 8).ToList(); // without the recomputed step, which is not persisted
-        var settings = new ExperimentJournal.Settings { SnapshotEvery = 4 };
+        var settings = new ExperimentJournal.Settings { SnapshotEvery = 5 };
 
-        // 1. An ActorSystem writes the events (and snapshots at 4 and 8) into the store.
+        // 1. An ActorSystem writes the events (and snapshots at 5 and 10) into the store.
         ExperimentState written;
         using (var kit = new PersistenceKit(db, output, name: "writer"))
         {
@@ -63,7 +63,7 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
         Assert.Equal(events.Select(e => ExperimentEventSerializer.Manifests[e.GetType()]), rows.Select(r => (string?)r["manifest"]));
         Assert.Equal(
             ["exp.started.v1", "exp.step.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.step.v1", "exp.failed.v1", "exp.resumed.v1",
-             "exp.total-steps.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.finished.v1"],
+             "exp.total-steps.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.stopped.v1", "exp.finished.v1"],
             rows.Select(r => (string?)r["manifest"]));
         Assert.All(rows, r =>
         {
@@ -75,7 +75,7 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
 
         // 3. The snapshot table likewise.
         var snaps = db.Query("SELECT sequence_number, manifest, serializer_id, snapshot FROM snapshot WHERE persistence_id = @p ORDER BY sequence_number", ("@p", pid));
-        Assert.Equal([4L, 8], snaps.Select(r => Convert.ToInt64(r["sequence_number"])));
+        Assert.Equal([5L, 10], snaps.Select(r => Convert.ToInt64(r["sequence_number"])));
         Assert.All(snaps, r =>
         {
             Assert.Equal(ExperimentEventSerializer.StateManifest, r["manifest"]);
@@ -92,11 +92,11 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
             Assert.Equal(events, decoded);
             Assert.Equal(written, ExperimentState.From(decoded));
             var snapshot = (ExperimentState)serializer.FromBinary((byte[])snaps[^1]["snapshot"]!, (string)snaps[^1]["manifest"]!);
-            Assert.Equal(written, decoded.Skip(8).Aggregate(snapshot, (s, e) => s.Apply(e)));
+            Assert.Equal(written, decoded.Skip(10).Aggregate(snapshot, (s, e) => s.Apply(e)));
             await bare.Terminate().WaitAsync(T);
         }
 
-        // 5. A fresh ActorSystem recovers the same state (from the snapshot at 8 and events 9..11), and with events only.
+        // 5. A fresh ActorSystem recovers the same state (from the snapshot at 10 and events 11..12), and with events only.
         using (var kit = new PersistenceKit(db, output, name: "reader"))
         {
             var probe = kit.Probe();

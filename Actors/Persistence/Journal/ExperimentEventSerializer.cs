@@ -37,6 +37,8 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     public const string FailedManifest = "exp.failed.v1";
     /// <summary>Manifest of <see cref="ExperimentResumed"/>.</summary>
     public const string ResumedManifest = "exp.resumed.v1";
+    /// <summary>Manifest of <see cref="ExperimentStopped"/>.</summary>
+    public const string StoppedManifest = "exp.stopped.v1";
     /// <summary>Manifest of the <see cref="ExperimentState"/> snapshot.</summary>
     public const string StateManifest = "exp.state.v1";
     /// <summary>Manifest of <see cref="ExperimentJournal.Record"/>.</summary>
@@ -52,7 +54,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
         [typeof(ExperimentStarted)] = StartedManifest, [typeof(StepCompleted)] = StepManifest,
         [typeof(CheckpointSaved)] = CheckpointManifest, [typeof(TotalStepsChanged)] = TotalStepsManifest,
         [typeof(ExperimentFinished)] = FinishedManifest, [typeof(ExperimentFailed)] = FailedManifest,
-        [typeof(ExperimentResumed)] = ResumedManifest, [typeof(ExperimentState)] = StateManifest,
+        [typeof(ExperimentResumed)] = ResumedManifest, [typeof(ExperimentStopped)] = StoppedManifest, [typeof(ExperimentState)] = StateManifest,
         [typeof(ExperimentJournal.Record)] = RecordManifest, [typeof(ExperimentJournal.Recorded)] = RecordedManifest,
         [typeof(ExperimentJournal.GetState)] = GetStateManifest,
     };
@@ -125,6 +127,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
             case ExperimentFinished e: WriteTime(w, e.At); break;
             case ExperimentFailed e: w.Write(e.Reason); WriteTime(w, e.At); break;
             case ExperimentResumed e: w.Write(e.FromStep); w.Write(e.Host); WriteTime(w, e.At); break;
+            case ExperimentStopped e: w.Write(e.Step); w.Write(e.Reason); WriteTime(w, e.At); break;
             case ExperimentState s:
                 w.Write(s.Name); w.Write((int)s.Status); w.Write(s.ConfigText); w.Write(s.ConfigSha256); w.Write(s.Seed); w.Write(s.CodeVersion);
                 w.Write(s.TotalSteps); w.Write(s.Step); w.Write(s.PolicyVersion); WriteMetrics(w, s.LastMetrics);
@@ -157,6 +160,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
         FinishedManifest => new ExperimentFinished(ReadTime(r)),
         FailedManifest => new ExperimentFailed(r.ReadString(), ReadTime(r)),
         ResumedManifest => new ExperimentResumed(r.ReadInt64(), r.ReadString(), ReadTime(r)),
+        StoppedManifest => new ExperimentStopped(r.ReadInt64(), r.ReadString(), ReadTime(r)),
         StateManifest => ReadState(r),
         RecordManifest => ReadRecord(r),
         RecordedManifest => new ExperimentJournal.Recorded(r.ReadInt64(), r.ReadBoolean()),

@@ -62,3 +62,12 @@ public sealed record ExperimentFailed(string Reason, DateTime At) : IExperimentE
 
 /// <summary>The experiment was resumed from the checkpoint at <paramref name="FromStep"/> on <paramref name="Host"/>.</summary>
 public sealed record ExperimentResumed(long FromStep, string Host, DateTime At) : IExperimentEvent;
+
+/// <summary>
+/// The experiment was stopped on request (SIGINT or SIGTERM) at a step boundary, after the checkpoint of
+/// <paramref name="Step"/> (its last completed step) was stored; <c>resume</c> continues from there.
+/// </summary>
+/// <param name="Step">The last completed step, which the latest checkpoint holds.</param>
+/// <param name="Reason">Why, for a person (e.g. "SIGTERM").</param>
+/// <param name="At">When.</param>
+public sealed record ExperimentStopped(long Step, string Reason, DateTime At) : IExperimentEvent;

@@ -15,6 +15,8 @@ public enum ExperimentStatus
     Finished = 2,
     /// <summary>Stopped on an error (a resume makes it <see cref="Running"/> again).</summary>
     Failed = 3,
+    /// <summary>Stopped on request (SIGINT, SIGTERM) after checkpointing its last completed step (a resume makes it <see cref="Running"/> again).</summary>
+    Stopped = 4,
 }
 
 /// <summary>A checkpoint recorded by <see cref="CheckpointSaved"/>.</summary>
@@ -62,7 +64,8 @@ public sealed record ExperimentState
     public RecordedCheckpoint? LastCheckpoint { get; init; }
     /// <summary>Time of the last event that changed the state.</summary>
     public DateTime? LastUpdate { get; init; }
-    /// <summary>Why it failed, while <see cref="Status"/> is <see cref="ExperimentStatus.Failed"/>.</summary>
+    /// <summary>Why it failed while <see cref="Status"/> is <see cref="ExperimentStatus.Failed"/>, or why it was stopped while it is
+    /// <see cref="ExperimentStatus.Stopped"/>.</summary>
     public string? FailureReason { get; init; }
     /// <summary>How many times it was resumed.</summary>
     public int Resumes { get; init; }
@@ -75,7 +78,8 @@ public sealed record ExperimentState
     /// The state after <paramref name="e"/>. Pure. Returns this instance unchanged for an event that changes nothing:
     /// a <see cref="StepCompleted"/> whose step is not above <see cref="Step"/> (so a replayed or recomputed step keeps
     /// its first metrics), a second <see cref="ExperimentStarted"/>, a checkpoint id already recorded, a repeated finish,
-    /// a failure with the reason already recorded, or a total that is already set.
+    /// a failure or stop with the reason already recorded, or a total that is already set. A stop of a finished experiment
+    /// changes nothing either.
     /// </summary>
     public ExperimentState Apply(IExperimentEvent e)
     {
@@ -114,6 +118,9 @@ public sealed record ExperimentState
             case ExperimentFailed f:
                 if (Status == ExperimentStatus.Failed && FailureReason == f.Reason) return this;
                 return this with { Status = ExperimentStatus.Failed, FailureReason = f.Reason, LastUpdate = f.At };
+            case ExperimentStopped x:
+                if (Status == ExperimentStatus.Finished || (Status == ExperimentStatus.Stopped && FailureReason == x.Reason)) return this;
+                return this with { Status = ExperimentStatus.Stopped, FailureReason = x.Reason, LastUpdate = x.At };
             case ExperimentResumed r:
                 return this with { Status = ExperimentStatus.Running, FailureReason = null, Resumes = Resumes + 1, LastUpdate = r.At };
             default:

@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+
+namespace RlActors.Host;
+
+/// <summary>
+/// SIGINT (Ctrl+C) and SIGTERM for the commands that stop gracefully (<c>run</c>, <c>resume</c>). The first signal
+/// cancels <see cref="Token"/> and nothing else: the command stops its experiment at a step boundary, saves a checkpoint
+/// and shuts down by itself. The default action of the signal (terminating the process at once) is cancelled, so neither
+/// the runtime's ProcessExit handlers (Akka's CLR shutdown hook) nor System.CommandLine's forced exit can take the actor
+/// system down under the experiment. A second signal exits at once with the signal's exit code. If the command is still
+/// running <see cref="HardLimit"/> after the first signal, the process exits with 1 and says so: it never hangs.
+/// </summary>
+public sealed class Interrupts : IDisposable
+{
+    /// <summary>Exit code after SIGINT (128 + 2), the shell's convention.</summary>
+    public const int SigintExitCode = 130;
+    /// <summary>Exit code after SIGTERM (128 + 15), the shell's convention.</summary>
+    public const int SigtermExitCode = 143;
+
+    private readonly CancellationTokenSource cts = new();
+    private readonly List<PosixSignalRegistration> registrations = new();
+    private readonly TextWriter error;
+    private int signals;
+    private Timer? watchdog;
+
+    private Interrupts(TextWriter error) => this.error = error;
+
+    /// <summary>The signal received first, if any.</summary>
+    public PosixSignal? Signal { get; private set; }
+
+    /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
+    public CancellationToken Token => cts.Token;
+
+    /// <summary>The exit code for the signal received: 130 for SIGINT (or none), 143 for SIGTERM.</summary>
+    public int ExitCode => Signal == PosixSignal.SIGTERM ? SigtermExitCode : SigintExitCode;
+
+    /// <summary>"SIGINT" or "SIGTERM".</summary>
+    public string SignalName => Signal == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
+
+    /// <summary>The longest a command may take to stop after the first signal before the process exits with 1.</summary>
+    public static readonly TimeSpan HardLimit = TimeSpan.FromSeconds(90);
+
+    /// <summary>Handles SIGINT and SIGTERM from now until disposed; messages go to <paramref name="error"/>.</summary>
+    public static Interrupts Register(TextWriter error)
+    {
+        var i = new Interrupts(error);
+        i.registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, i.OnSignal));
+        i.registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, i.OnSignal));
+        return i;
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true; // no default action: this process stops by itself
+        if (Interlocked.Increment(ref signals) == 1)
+        {
+            Signal = context.Signal;
+            watchdog = new Timer(_ =>
+            {
+                error.WriteLine($"failed: still running {HardLimit.TotalSeconds:F0} s after {SignalName}; exiting without a clean shutdown");
+                error.Flush();
+                Environment.Exit(1);
+            }, null, HardLimit, Timeout.InfiniteTimeSpan);
+            // Callbacks of the token only tell actors and complete tasks; run them off the signal thread all the same.
+            ThreadPool.UnsafeQueueUserWorkItem(_ => cts.Cancel(), null);
+            return;
+        }
+        var signal = context.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
+        error.WriteLine($"{signal} again: exiting at once, without a shutdown checkpoint (resume continues from the last checkpoint stored)");
+        error.Flush();
+        Environment.Exit(context.Signal == PosixSignal.SIGTERM ? SigtermExitCode : SigintExitCode);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var r in registrations) r.Dispose();
+        watchdog?.Dispose();
+        cts.Dispose();
+    }
+}

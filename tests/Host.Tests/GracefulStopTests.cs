@@ -1,0 +1,82 @@
+using System.Text.Json;
+
+namespace RlActors.Host.Tests;
+
+/// <summary>
+/// SIGINT and SIGTERM stop <c>run</c> at a step boundary: the last completed step is checkpointed through the store,
+/// the journal says "stopped", the exit code is the signal's, and <c>resume</c> ends bitwise like an uninterrupted run.
+/// </summary>
+public class GracefulStopTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+    private const int Steps = 30;
+
+    // No periodic checkpoint before the end: the checkpoint found after the stop can only be the one the stop took.
+    private static string Config(string name) => Experiments.Tiny(name, $$"""
+        grpo { steps = {{Steps}}, learning-rate = 1e-3, max-new-tokens = 24 }
+        runtime { checkpoint-every = 100 }
+        rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
+        """);
+
+    private static async Task<JsonElement> Show(TempFolder dir, string name)
+    {
+        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json");
+        Experiments.AssertSucceeded(show);
+        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
+    }
+
+    [Theory]
+    [InlineData("TERM", 143)]
+    [InlineData("INT", 130)]
+    public async Task A_signal_stops_the_run_after_checkpointing_its_last_step_and_resume_ends_like_an_uninterrupted_run(string signal, int exitCode)
+    {
+        using var dir = new TempFolder();
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        string whole = $"whole-{suffix}", stopped = $"stopped-{suffix}";
+        dir.Write("whole.conf", Config(whole));
+        dir.Write("stopped.conf", Config(stopped));
+
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
+            Experiments.AssertSucceeded(run);
+
+        await using (var victim = CliProcess.Start(dir.Path, "run", "stopped.conf"))
+        {
+            await victim.WaitForLineAsync(l => l.Contains($"step     3/{Steps}"), Timeout, "step 3");
+            victim.Signal(signal);
+            Assert.Equal(exitCode, await victim.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("stopped", victim.Output);
+        }
+
+        var atStop = await Show(dir, stopped);
+        Assert.Equal("stopped", atStop.GetProperty("status").GetString());
+        Assert.Equal($"SIG{signal}", atStop.GetProperty("stopped_by").GetString());
+        long step = atStop.GetProperty("step").GetInt64();
+        Assert.InRange(step, 3, Steps - 1);
+        Assert.Equal(step, atStop.GetProperty("checkpoint").GetProperty("step").GetInt64()); // the last completed step, not a periodic one
+        var written = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
+        Assert.Equal(Enumerable.Range(1, (int)step).Select(i => (long)i), written); // metrics flushed up to that step
+
+        await using (var list = await CliProcess.RunAsync(dir.Path, Timeout, "list"))
+        {
+            Experiments.AssertSucceeded(list);
+            Assert.Matches($@"{stopped}\s+Stopped\s+{step}/{Steps}", list.Stdout);
+        }
+
+        await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", stopped))
+        {
+            Experiments.AssertSucceeded(resume);
+            Assert.Contains($"resuming experiment {stopped} after step {step}", resume.Output);
+        }
+
+        var a = await Show(dir, whole);
+        var b = await Show(dir, stopped);
+        Assert.Equal("finished", b.GetProperty("status").GetString());
+        Assert.Equal(Steps, b.GetProperty("step").GetInt64());
+        Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
+        var steps = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), steps);
+        var wholeLoss = Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        var stoppedLoss = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        Assert.Equal(wholeLoss, stoppedLoss);
+    }
+}
