@@ -31,6 +31,8 @@ public static class LibraryRun
 
         var total = Stopwatch.StartNew();
         using var trainer = new ArithmeticRlvr(o);
+        using var scorer = LibraryScorer.IsDefault(exp) ? null : new LibraryScorer(exp);
+        if (scorer is not null) trainer.Scorer = scorer.Score;
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
@@ -90,7 +92,7 @@ public static class LibraryRun
                     $"[grpo] step {step,5}/{o.GrpoSteps}  reward_mean {m[GrpoMetrics.RewardMean]:F3}  accuracy {m[GrpoMetrics.Accuracy]:F3}  " +
                     $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  clip_frac {m[GrpoMetrics.ClipFrac]:F3}  approx_kl {m[GrpoMetrics.ApproxKl]:E1}  " +
                     $"entropy {m[GrpoMetrics.Entropy]:F3}  zero_std_groups {m[GrpoMetrics.ZeroStdGroups]:F0}/{o.Grpo.PromptsPerStep}  " +
-                    $"({grpoWatch.Elapsed.TotalSeconds / step:F2} s/step)"));
+                    $"{CapoPart(m)}({grpoWatch.Elapsed.TotalSeconds / step:F2} s/step)"));
             }
             if (o.EvalEvery > 0 && step % o.EvalEvery == 0 && step != o.GrpoSteps) Eval("grpo", step);
         }
@@ -108,6 +110,13 @@ public static class LibraryRun
                       $"({100 * (final.Accuracy - sftAccuracy):+0.0;-0.0} points)");
         return Task.FromResult(0);
     }
+
+    /// <summary>CAPO's step metrics for the progress line, or "" without CAPO.</summary>
+    private static string CapoPart(IReadOnlyDictionary<string, double> m) =>
+        m.TryGetValue("critiques_requested", out double asked) && asked > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"critiques_valid {m.GetValueOrDefault("critiques_valid") / asked:P0}  wrong_step_fraction {m.GetValueOrDefault("wrong_step_fraction"):F3}  ") +
+              (m.TryGetValue("prm_f1", out double f1) ? string.Create(CultureInfo.InvariantCulture, $"prm_f1 {f1:F3}  ") : "")
+            : "";
 
     /// <summary>Everything the SFT result depends on, hashed: seed, device, model shape, task and SFT options.</summary>
     private static string SftKey(RlvrOptions o)

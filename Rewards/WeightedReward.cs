@@ -33,6 +33,13 @@ public sealed record CombinedScores(double[] Sequence, IReadOnlyList<string> Fai
     /// <summary>The sums of the successful components' <see cref="GroupScores.Counters"/> (unweighted), or null when none has any.</summary>
     public IReadOnlyDictionary<string, double>? Counters { get; init; }
 
+    /// <summary>
+    /// Per sample and token, the combined token reward minus the sample's sequence reward (e.g. CAPO's −P on the tokens
+    /// of wrong steps), or null without per-token scores: what the learner adds, unnormalised, to the group-normalised
+    /// sequence advantage.
+    /// </summary>
+    public float[][]? TokenExtras() => PerToken?.Select((row, i) => row.Select(x => (float)(x - Sequence[i])).ToArray()).ToArray();
+
     /// <summary>Whether every component succeeded.</summary>
     public bool AllSucceeded => FailedComponents.Count == 0;
 }

@@ -5,7 +5,9 @@ using Akka.Event;
 using Akka.Pattern;
 using RlActors.Actors.Protocol;
 using RlActors.Environments.Arithmetic;
+using RlActors.Actors.Capo;
 using RlActors.Rewards;
+using RlActors.Rewards.Capo;
 using static RlActors.Actors.Protocol.RewardProtocol;
 
 namespace RlActors.Actors.Rewards;
@@ -104,13 +106,36 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         string key = $"{dto.Type}|{dto.Assembly}|{dto.TimeoutSeconds}";
         if (components.TryGetValue(key, out var c)) return c;
         var spec = new RewardSpec(dto.Type, ResolveAssembly(dto.Assembly), dto.Weight) { Timeout = TimeSpan.FromSeconds(dto.TimeoutSeconds) };
-        var loaded = RewardPluginLoader.Load(spec, Directory.GetCurrentDirectory());
+        var loaded = dto.Type == CapoRewardType ? Capo(spec, dto.Settings) : RewardPluginLoader.Load(spec, Directory.GetCurrentDirectory());
         var childProps = BackoffSupervisor.Props(Backoff.OnFailure(
             RewardComponentActor.Props(loaded), "component", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 0.2, maxNrOfRetries: 50)
             .WithReplyWhileStopped(new ComponentRestarting()));
         var child = Context.ActorOf(childProps, $"reward-{components.Count}-{Sanitize(loaded.Name)}");
         components[key] = (child, loaded);
         return (child, loaded);
+    }
+
+    /// <summary>The reward type of CAPO's token-level reward (critiques by voter actors, voted, turned into token rewards).</summary>
+    public const string CapoRewardType = "capo";
+
+    /// <summary>
+    /// CAPO as a reward component: <see cref="CapoReward"/> whose judge is the cluster's voter actors
+    /// (<see cref="VoterPoolJudge"/>), each critique a separate request, late ones left out at the deadline.
+    /// </summary>
+    private LoadedReward Capo(RewardSpec spec, string? settingsJson)
+    {
+        CapoSettings settings;
+        try { settings = CapoSettings.FromJson(settingsJson ?? "{}"); settings.Validate(); }
+        catch (Exception e) when (e is ArgumentException or System.Text.Json.JsonException)
+        {
+            throw new PluginLoadException($"the capo reward's settings are invalid: {e.Message}");
+        }
+        var system = Context.System;
+        return new LoadedReward(CapoRewardType, spec, () => new CapoReward(
+            new VoterPoolJudge(system, settings.Judge, TimeSpan.FromSeconds(settings.DeadlineSeconds)), settings.ToOptions(), settings.CompareWithOracle))
+        {
+            ImplementationType = typeof(CapoReward),
+        };
     }
 
     private string? ResolveAssembly(string? assembly)
@@ -172,8 +197,7 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
             failures += combined.FailedComponents.Count;
             foreach (var f in combined.FailedComponents) failed.Add(f);
             rewards[g] = combined.Sequence.Select(x => (float)x).ToArray();
-            if (combined.PerToken is { } perToken)
-                extras[g] = perToken.Select((row, i) => row.Select(x => (float)(x - combined.Sequence[i])).ToArray()).ToArray();
+            extras[g] = combined.TokenExtras();
             RewardCounters.AddInto(counters, combined.Counters);
             correct[g] = p.Groups[g].Samples.Count(smp => ArithmeticVerifier.IsCorrect(p.Groups[g].Problem, smp.Parsed));
         }

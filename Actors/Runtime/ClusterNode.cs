@@ -6,6 +6,7 @@ using Akka.Pattern;
 using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using RlActors.Actors.Capo;
 using RlActors.Actors.Rewards;
 using RlActors.Actors.Sampling;
 using RlActors.Actors.Serialization;
@@ -21,8 +22,10 @@ public static class Roles
     public const string Sampler = "sampler";
     /// <summary>Runs a reward worker.</summary>
     public const string Reward = "reward";
+    /// <summary>Runs GenPRM voter actors (CAPO critiques).</summary>
+    public const string Voter = "voter";
     /// <summary>Every role a node may have.</summary>
-    public static readonly IReadOnlyList<string> All = [Learner, Sampler, Reward];
+    public static readonly IReadOnlyList<string> All = [Learner, Sampler, Reward, Voter];
 }
 
 /// <summary>How to start one cluster node.</summary>
@@ -34,8 +37,9 @@ public static class Roles
 /// <param name="Plugins">Reward plug-in assemblies available on this node.</param>
 /// <param name="SamplersPerNode">Sampler actors to start when the node has the sampler role.</param>
 /// <param name="Device">Torch device of the samplers.</param>
+/// <param name="VotersPerNode">GenPRM voter actors to start when the node has the voter role.</param>
 public sealed record NodeOptions(string Hostname, int Port, string? PublicHostname, IReadOnlyList<string> Roles,
-    IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu");
+    IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu", int VotersPerNode = 4);
 
 /// <summary>Composes an Akka.Cluster node with Akka.Hosting: remoting, clustering with roles, pub-sub, the binary
 /// protocol serializer, and the actors of the node's worker roles.</summary>
@@ -92,6 +96,8 @@ public static class ClusterNode
             {
                 if (o.Roles.Contains(Roles.Reward))
                     system.ActorOf(RewardWorkerActor.Props(o.Plugins), "reward");
+                if (o.Roles.Contains(Roles.Voter))
+                    system.ActorOf(VoterNodeActor.Props(o.VotersPerNode), "voter");
                 if (o.Roles.Contains(Roles.Sampler))
                 {
                     string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";

@@ -5,6 +5,7 @@ using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
+using RlActors.Rewards.Capo;
 
 namespace RlActors.Host.Configuration;
 
@@ -18,6 +19,16 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
     public string EffectiveText { get; init; } = SourceText;
     /// <summary>Reward components, combined by weight. Default: the arithmetic outcome verifier alone.</summary>
     public IReadOnlyList<RewardSpecDto> Rewards { get; init; } = [new RewardSpecDto("outcome", null, 1.0, 10)];
+    /// <summary>CAPO settings (keys <c>capo.*</c>), used by a reward of type "capo".</summary>
+    public CapoSettings Capo { get; init; } = new();
+    /// <summary>Whether the file set any <c>capo.*</c> key.</summary>
+    internal bool CapoKeysSet { get; init; }
+    /// <summary>Whether the file set <c>capo.judge.seed</c> (otherwise it follows the experiment seed).</summary>
+    internal bool CapoSeedSet { get; init; }
+    /// <summary>Whether a reward component is CAPO (the runtime then starts voter actors).</summary>
+    public bool UsesCapo => Rewards.Any(r => r.Type == CapoRewardType);
+    /// <summary>The reward type name of CAPO's token-level reward.</summary>
+    public const string CapoRewardType = "capo";
 }
 
 /// <summary>
@@ -80,6 +91,30 @@ public static class ExperimentFile
         new("runtime.keep-checkpoints", "checkpoints kept in the store (older ones are pruned)", (e, v, k) => R(e, r => r with { KeepCheckpoints = Int(v, k, 1) })),
         new("runtime.samplers-per-node", "sampler actors on each node with the sampler role", (e, v, k) => R(e, r => r with { SamplersPerNode = Int(v, k, 1) })),
         new("rewards", "list of reward components: [{ type = \"outcome\" | \"Ns.Type, Assembly\", assembly = \"path.dll\", weight = 1.0, timeout = 10 }]", (e, v, k) => e with { Rewards = RewardList(v, k) }),
+        new("capo.critiques", "CAPO: critiques per response (N)", (e, v, k) => C(e, c => c with { Critiques = Int(v, k, 1) })),
+        new("capo.vote", "CAPO: voting rule over critiques: union, intersection, majority (flagged by more than half) or average (flagged by at least tau)", (e, v, k) => C(e, c => c with { Vote = Str(v, k) })),
+        new("capo.tau", "CAPO: threshold of the average rule, in (0, 1]", (e, v, k) => C(e, c => c with { Tau = Dbl(v, k) })),
+        new("capo.penalty", "CAPO: P, subtracted from every token of a voted-wrong step", (e, v, k) => C(e, c => c with { Penalty = Dbl(v, k) })),
+        new("capo.correct-reward", "CAPO: C for a correct final answer", (e, v, k) => C(e, c => c with { CorrectReward = Dbl(v, k) })),
+        new("capo.incorrect-reward", "CAPO: C for a wrong or missing final answer", (e, v, k) => C(e, c => c with { IncorrectReward = Dbl(v, k) })),
+        new("capo.penalize-correct", "CAPO: also penalise wrong steps of responses whose final answer is right", (e, v, k) => C(e, c => c with { PenalizeCorrectAnswers = Bool(v, k) })),
+        new("capo.deadline", "CAPO: seconds a vote waits for its critiques; later ones are left out and counted", (e, v, k) => C(e, c => c with { DeadlineSeconds = Pos(v, k) })),
+        new("capo.compare-with-oracle", "CAPO: report prm_precision/recall/f1 of the votes against the arithmetic oracle", (e, v, k) => C(e, c => c with { CompareWithOracle = Bool(v, k) })),
+        new("capo.voters-per-node", "CAPO: GenPRM voter actors on each node with the voter role", (e, v, k) => C(e, c => c with { VotersPerNode = Int(v, k, 1) })),
+        new("capo.judge.type", "CAPO judge: oracle, noisy-oracle or openai", (e, v, k) => J(e, j => j with { Type = Str(v, k) })),
+        new("capo.judge.false-positive", "noisy-oracle: probability of flagging a correct step", (e, v, k) => J(e, j => j with { FalsePositiveRate = Dbl(v, k) })),
+        new("capo.judge.false-negative", "noisy-oracle: probability of missing a wrong step", (e, v, k) => J(e, j => j with { FalseNegativeRate = Dbl(v, k) })),
+        new("capo.judge.correlation", "noisy-oracle: share of errors common to all critiques of a response (0: independent)", (e, v, k) => J(e, j => j with { Correlation = Dbl(v, k) })),
+        new("capo.judge.seed", "noisy-oracle: seed of its errors (default: derived from the experiment seed)", (e, v, k) => J(e, j => j with { Seed = (ulong)Long(v, k, 0) }) with { CapoSeedSet = true }),
+        new("capo.judge.base-url", "openai: base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1", (e, v, k) => J(e, j => j with { BaseUrl = Str(v, k) })),
+        new("capo.judge.model", "openai: model name", (e, v, k) => J(e, j => j with { Model = Str(v, k) })),
+        new("capo.judge.api-key-env", "openai: NAME of the environment variable holding the API key (the key itself is never read from files, logged or stored)", (e, v, k) => J(e, j => j with { ApiKeyEnv = Str(v, k) })),
+        new("capo.judge.temperature", "openai: sampling temperature", (e, v, k) => J(e, j => j with { Temperature = Dbl(v, k) })),
+        new("capo.judge.max-tokens", "openai: most tokens per critique", (e, v, k) => J(e, j => j with { MaxTokens = Int(v, k, 1) })),
+        new("capo.judge.use-n", "openai: ask for several critiques with n in one request (false: parallel requests)", (e, v, k) => J(e, j => j with { UseN = Bool(v, k) })),
+        new("capo.judge.timeout", "openai: per-request timeout in seconds", (e, v, k) => J(e, j => j with { TimeoutSeconds = Pos(v, k) })),
+        new("capo.judge.max-retries", "openai: retries on 429 and 5xx, with exponential backoff", (e, v, k) => J(e, j => j with { MaxRetries = Int(v, k, 0) })),
+        new("capo.judge.concurrency", "openai: most requests in flight per voter", (e, v, k) => J(e, j => j with { MaxConcurrency = Int(v, k, 1) })),
         new("eval.seed", "seed of the held-out set", (e, v, k) => e with { Options = e.Options with { EvalSeed = (ulong)Long(v, k, 0) } }),
     ];
 
@@ -124,11 +159,35 @@ public static class ExperimentFile
                 exp = entry.Set(exp, value, $"{origin}: {key}");
             }
         }
-        try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); }
+        try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate(); }
         catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        exp = WithCapo(exp, origin);
         if (string.IsNullOrWhiteSpace(exp.Name) || exp.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || exp.Name.Contains(' '))
             throw new ConfigError($"{origin}: name must be a non-empty file name without spaces (got '{exp.Name}')");
         return exp;
+    }
+
+    /// <summary>
+    /// Attaches the CAPO settings to the reward of type "capo" (its timeout must outlast the vote's deadline); capo.*
+    /// keys without a capo reward are an error, since they would silently do nothing.
+    /// </summary>
+    private static Experiment WithCapo(Experiment exp, string origin)
+    {
+        if (!exp.UsesCapo)
+        {
+            if (exp.CapoKeysSet)
+                throw new ConfigError($"{origin}: capo.* keys are set but no reward has type = \"capo\"; add rewards = [{{ type = \"capo\" }}]");
+            return exp;
+        }
+        var capo = exp.CapoSeedSet ? exp.Capo : exp.Capo with { Judge = exp.Capo.Judge with { Seed = Environments.SplitMix64.Stream(exp.Options.Seed, 11) } };
+        var rewards = exp.Rewards.Select(r =>
+        {
+            if (r.Type != Experiment.CapoRewardType) return r;
+            if (r.TimeoutSeconds <= capo.DeadlineSeconds)
+                throw new ConfigError($"{origin}: the capo reward's timeout ({r.TimeoutSeconds} s) must be longer than capo.deadline ({capo.DeadlineSeconds} s)");
+            return r with { Settings = capo.ToJson() };
+        }).ToList();
+        return exp with { Capo = capo, Rewards = rewards };
     }
 
     private static IEnumerable<(string Key, HoconValue Value)> Flatten(HoconValue value, string prefix)
@@ -168,6 +227,8 @@ public static class ExperimentFile
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
 
     private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
+    private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };
+    private static Experiment J(Experiment e, Func<JudgeSpec, JudgeSpec> f) => C(e, c => c with { Judge = f(c.Judge) });
 
     private static double Pos(HoconValue v, string key)
     {
@@ -192,8 +253,10 @@ public static class ExperimentFile
             if (!items.TryGetValue("type", out var type)) throw new ConfigError($"{at}.type: missing");
             string? assembly = items.TryGetValue("assembly", out var a) ? Str(a, $"{at}.assembly") : null;
             double weight = items.TryGetValue("weight", out var w) ? Dbl(w, $"{at}.weight") : 1.0;
-            double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : 10;
-            list.Add(new RewardSpecDto(Str(type, $"{at}.type"), assembly, weight, timeout));
+            string typeName = Str(type, $"{at}.type");
+            // CAPO waits for remote critiques (capo.deadline, 30 s by default): its default timeout outlasts that.
+            double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : typeName == Experiment.CapoRewardType ? 60 : 10;
+            list.Add(new RewardSpecDto(typeName, assembly, weight, timeout));
         }
         if (list.Count == 0) throw new ConfigError($"{key}: at least one reward is needed");
         return list;

@@ -80,7 +80,8 @@ public sealed class CapoReward : IAsyncRewardFunction
         for (int i = 0; i < tasks.Length; i++)
         {
             RewardSample sample = group.Samples[i];
-            CritiqueRequest request = CritiquePrompt.Build($"{group.GroupId}/{sample.Index}", group.Problem, sample.Parsed);
+            CritiqueRequest request = CritiquePrompt.Build($"{group.GroupId}/{sample.Index}", group.Problem, sample.Parsed)
+                with { CompletionTokens = sample.CompletionTokens };
             tasks[i] = AskAsync(request, ct);
         }
         IReadOnlyList<Critique>[] critiques = await Task.WhenAll(tasks).ConfigureAwait(false);

@@ -24,7 +24,14 @@ public sealed record CritiqueRequest(
     int StepCount,
     string System,
     string User,
-    string TemplateVersion);
+    string TemplateVersion)
+{
+    /// <summary>
+    /// The response's generated ids, when known. Judges that forward the request elsewhere (voter actors on other
+    /// nodes) send these so the far side rebuilds exactly the same parsed response.
+    /// </summary>
+    public IReadOnlyList<int>? CompletionTokens { get; init; }
+}
 
 /// <summary>
 /// The critique prompt of CAPO: the judge analyses every step of a response on its own and ends with one line
