@@ -49,7 +49,7 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
             string id = $"step-{step:D8}";
             try
             {
-                var info = store.Save(name, id, step, checkpoint.PolicyVersion, checkpoint.Encode());
+                var info = store.Save(name, id, step, checkpoint.PolicyVersion, checkpoint.WriteTo);
                 journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(step, id, info.Sha256, info.Size, DateTime.UtcNow)));
                 inner.Log($"[ckpt] step {step}: saved {id} ({info.Size / 1024.0:F0} KiB, sha256 {info.Sha256[..12]}...) to {store.Location}");
             }

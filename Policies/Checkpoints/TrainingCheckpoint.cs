@@ -30,11 +30,44 @@ public sealed record TrainingCheckpoint
     /// <summary>SHA-256 (hex) of the policy weights as stored.</summary>
     public string WeightsSha256 => Convert.ToHexStringLower(SHA256.HashData(PolicyWeights));
 
-    /// <summary>The checkpoint as bytes (with its checksum at the end).</summary>
+    /// <summary>The checkpoint as bytes (with its checksum at the end): exactly what <see cref="WriteTo"/> writes.</summary>
     public byte[] Encode()
     {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        long length = EncodedLength;
+        if (length > Array.MaxLength) throw new InvalidOperationException($"checkpoint of {length} bytes does not fit in one array; use WriteTo");
+        var bytes = new byte[length];
+        using var ms = new MemoryStream(bytes, writable: true);
+        WriteTo(ms);
+        if (ms.Position != length) throw new InvalidOperationException($"checkpoint encoding wrote {ms.Position} bytes, expected {length}");
+        return bytes;
+    }
+
+    /// <summary>Size in bytes of the encoded checkpoint.</summary>
+    public long EncodedLength
+    {
+        get
+        {
+            long n = Magic.Length + 4 + 8 + 8 + 4L + PolicyWeights.Length + 4L + OptimizerState.Length + 1 + 4 + 32;
+            if (ReferenceWeights is not null) n += 4L + ReferenceWeights.Length;
+            foreach (var (name, data) in Parts)
+            {
+                int utf8 = Encoding.UTF8.GetByteCount(name);
+                n += SevenBitLength(utf8) + utf8 + 4L + data.Length;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>
+    /// Writes the checkpoint to <paramref name="stream"/> (the bytes of <see cref="Encode"/>) without building it in
+    /// memory first: the parts are written as they are and hashed on the way; the SHA-256 of everything goes last.
+    /// </summary>
+    public void WriteTo(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hashing = new HashingWriteStream(stream, hash);
+        using (var w = new BinaryWriter(hashing, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Magic);
             w.Write(FormatVersion);
@@ -47,8 +80,37 @@ public sealed record TrainingCheckpoint
             w.Write(Parts.Count);
             foreach (var (name, data) in Parts.OrderBy(p => p.Key, StringComparer.Ordinal)) { w.Write(name); WriteBlob(w, data); }
         }
-        var body = ms.ToArray();
-        return [.. body, .. SHA256.HashData(body)];
+        Span<byte> digest = stackalloc byte[32];
+        hash.GetHashAndReset(digest);
+        stream.Write(digest);
+    }
+
+    private static int SevenBitLength(int value)
+    {
+        int n = 1;
+        for (uint v = (uint)value; v >= 0x80; v >>= 7) n++;
+        return n;
+    }
+
+    /// <summary>Passes writes through to the inner stream and hashes them.</summary>
+    private sealed class HashingWriteStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            inner.Write(buffer);
+        }
+        public override void WriteByte(byte value) => Write([value]);
     }
 
     /// <summary>Reads bytes written by <see cref="Encode"/>; anything truncated, corrupted or of another format throws <see cref="InvalidDataException"/>.</summary>

@@ -121,12 +121,17 @@ public sealed class GrpoLearner : IDisposable
     private static SequenceBatch Slice(SequenceBatch s, Tensor rows) => SequenceBatch.FromTensors(
         s.Tokens.index_select(0, rows), s.Positions.index_select(0, rows), s.KeyValid.index_select(0, rows), s.PromptLength, s.CompletionLength);
 
+    private int savedOptimizerSize; // size of the last SaveOptimizer: the next one writes into a buffer of that size, no copy
+
     /// <summary>Adam's state (moments and step counts) as bytes.</summary>
     public byte[] SaveOptimizer()
     {
-        using var ms = new MemoryStream();
+        using var ms = new MemoryStream(savedOptimizerSize);
         using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(w);
-        return ms.ToArray();
+        // TorchSharp closes the stream: TryGetBuffer still works then. A buffer of exactly the right size is returned as is.
+        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
+        savedOptimizerSize = written.Count;
+        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
     }
 
     /// <summary>Restores Adam's state saved by <see cref="SaveOptimizer"/>.</summary>

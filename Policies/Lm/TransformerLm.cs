@@ -91,12 +91,17 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
         return logits.MoveToOuterDisposeScope();
     }
 
+    private int savedSize; // size of the last SaveWeights: the next one writes into a buffer of that size, no copy
+
     /// <summary>Serialises the weights (TorchSharp's format) into bytes.</summary>
     public byte[] SaveWeights()
     {
-        using var ms = new MemoryStream();
+        using var ms = new MemoryStream(savedSize);
         save(ms);
-        return ms.ToArray();
+        // TorchSharp closes the stream: TryGetBuffer still works then. A buffer of exactly the right size is returned as is.
+        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
+        savedSize = written.Count;
+        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
     }
 
     /// <summary>Loads weights saved by <see cref="SaveWeights"/>; a checkpoint of another shape throws with both shapes named.</summary>

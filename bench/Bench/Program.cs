@@ -40,7 +40,7 @@ static double TimeMedian(int warmup, int reps, Action body)
 Console.WriteLine($"torch threads: {torch.get_num_threads()}, cores: {Environment.ProcessorCount}, reps: {reps} (median)");
 
 // Sections 1-3 run on the process's torch thread, like all torch work in the runtime (see TorchThread).
-if (!args.Contains("--pipeline-only")) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
+if (!args.Contains("--pipeline-only") && !args.Contains("--checkpoint-only")) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
 
 void Micro()
 {
@@ -109,12 +109,14 @@ foreach (var (d, layers) in new[] { (64, 2), (128, 2) })
 // 5. Checkpoint save and load through the SQLite store (on the torch thread: it loads weights into a model).
 if (!args.Contains("--pipeline-only"))
 {
-    var (parameters, bytes, save, load) = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => RlActors.Bench.CheckpointBench.Run(Console.Out)).GetAwaiter().GetResult();
-    Report($"checkpoint save, {parameters / 1e6:F1}M params + Adam ({bytes / 1e6:F0} MB), SQLite", $"{save * 1e3:F0} ms", "target <= 1 s; encode + chunked transactional write");
-    Report($"checkpoint load, same", $"{load * 1e3:F0} ms", "read + sha256 verify + decode + load into the model");
+    var c = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => RlActors.Bench.CheckpointBench.Run(Console.Out)).GetAwaiter().GetResult();
+    Report($"checkpoint save, {c.Parameters / 1e6:F1}M params + Adam ({c.Bytes / 1e6:F0} MB), SQLite", $"{c.Save * 1e3:F0} ms",
+        $"target <= 1 s; snapshot to bytes {c.Snapshot * 1e3:F0} ms (torch thread) + streamed chunked write {c.Write * 1e3:F0} ms");
+    Report($"checkpoint load, same", $"{c.Load * 1e3:F0} ms", "read + sha256 verify + decode + load weights and Adam state");
 }
 
 // 4. Actor pipeline against the bare library loop (same configuration, same run).
+if (!args.Contains("--checkpoint-only"))
 {
     int steps = quick ? 30 : 80;
     Console.WriteLine($"actor pipeline vs library loop, d64 L2, 16 prompts x 8, {steps} GRPO steps each (steady state: steps 11+):");

@@ -58,6 +58,54 @@ public class CheckpointStoreTests
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public void A_streamed_save_written_in_uneven_pieces_is_chunked_hashed_and_read_back_like_a_byte_array_save(string kind)
+    {
+        using var t = TestStores.Create(kind, chunkSize: 1000);
+        var exp = TestStores.NewExperiment();
+        var blob = Blob(4321, 7);
+
+        var info = t.Store.Save(exp, "streamed", 5, 5, stream =>
+        {
+            // Pieces that straddle chunk borders, single bytes, and an empty write.
+            int at = 0;
+            foreach (int n in new[] { 1, 999, 0, 1500, 1 })
+            {
+                stream.Write(blob, at, n);
+                at += n;
+            }
+            foreach (var b in blob[at..]) stream.WriteByte(b);
+        });
+
+        Assert.Equal(new CheckpointInfo(exp, "streamed", 5, 5, Sha(blob), blob.Length, 5, info.CreatedAt), info);
+        Assert.Equal(321, t.ReadChunk(exp, "streamed", 4).Length);
+        Assert.Equal(blob, t.Store.Load(exp, "streamed")!.Data);
+        var same = t.Store.Save(exp, "bytes", 6, 6, blob);
+        Assert.Equal((info.Sha256, info.Size, info.Chunks), (same.Sha256, same.Size, same.Chunks));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public void A_streamed_save_whose_writer_throws_stores_nothing_and_keeps_the_checkpoint_it_was_replacing(string kind)
+    {
+        using var t = TestStores.Create(kind, chunkSize: 100);
+        var exp = TestStores.NewExperiment();
+        var first = Blob(250, 1);
+        t.Store.Save(exp, "ckpt", 1, 1, first);
+
+        var e = Assert.Throws<InvalidOperationException>(() => t.Store.Save(exp, "ckpt", 2, 2, stream =>
+        {
+            stream.Write(Blob(350, 2)); // three chunks inserted
+            throw new InvalidOperationException("the learner's snapshot failed");
+        }));
+        Assert.Contains("snapshot failed", e.Message);
+
+        var kept = Assert.Single(t.Store.List(exp));
+        Assert.Equal(1, kept.Step);
+        Assert.Equal(first, t.Store.Load(exp, "ckpt")!.Data);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public void Empty_and_exact_multiple_blobs_round_trip(string kind)
     {
         using var t = TestStores.Create(kind, chunkSize: 1000);

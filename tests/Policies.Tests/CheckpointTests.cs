@@ -71,4 +71,37 @@ public class CheckpointTests
         Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Decode(bytes[..^5]));
         Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Decode(bytes[..10]));
     }
+
+    [Fact]
+    public void Encode_and_WriteTo_write_the_format_1_layout_byte_for_byte()
+    {
+        var cp = new TrainingCheckpoint
+        {
+            Step = 7, PolicyVersion = 6, PolicyWeights = [1, 2, 3], OptimizerState = [4, 5], ReferenceWeights = [9],
+            Parts = new Dictionary<string, byte[]> { ["zeta"] = [8], ["cursor.ä"] = [] },
+        };
+        // The layout as documented (and as checkpoints stored by earlier builds have it): magic, version, step, policy
+        // version, length-prefixed weights and optimizer state, a flag and the reference weights, the parts sorted by
+        // name (ordinal), then the SHA-256 of everything before it.
+        var expected = new MemoryStream();
+        using (var w = new BinaryWriter(expected, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write("RLCK"u8.ToArray()); w.Write(1); w.Write(7L); w.Write(6L);
+            w.Write(3); w.Write(new byte[] { 1, 2, 3 }); w.Write(2); w.Write(new byte[] { 4, 5 });
+            w.Write(true); w.Write(1); w.Write(new byte[] { 9 });
+            w.Write(2); w.Write("cursor.ä"); w.Write(0); w.Write("zeta"); w.Write(1); w.Write(new byte[] { 8 });
+        }
+        byte[] body = expected.ToArray();
+        byte[] layout = [.. body, .. System.Security.Cryptography.SHA256.HashData(body)];
+
+        Assert.Equal(layout, cp.Encode());
+        Assert.Equal(layout.Length, cp.EncodedLength);
+        var streamed = new MemoryStream();
+        cp.WriteTo(streamed);
+        Assert.Equal(layout, streamed.ToArray());
+        var back = TrainingCheckpoint.Decode(layout);
+        Assert.Equal((7L, 6L), (back.Step, back.PolicyVersion));
+        Assert.Equal([9], back.ReferenceWeights!);
+        Assert.Equal(["cursor.ä", "zeta"], back.Parts.Keys.Order(StringComparer.Ordinal));
+    }
 }

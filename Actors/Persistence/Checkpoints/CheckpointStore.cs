@@ -118,17 +118,24 @@ public sealed class CheckpointStore
     /// </summary>
     public CheckpointInfo Save(string experiment, string checkpointId, long step, long policyVersion, byte[] blob)
     {
+        ArgumentNullException.ThrowIfNull(blob);
+        return Save(experiment, checkpointId, step, policyVersion, stream => stream.Write(blob));
+    }
+
+    /// <summary>
+    /// Saves a checkpoint that <paramref name="write"/> writes to the given stream, without holding it in memory: the
+    /// bytes are cut into chunks as they arrive, each inserted with one prepared command, and hashed once (SHA-256) on
+    /// the way; size, chunk count and hash are recorded with <c>complete = 1</c> at the end, all in one transaction. If
+    /// <paramref name="write"/> throws, nothing is stored. Saving an id that already exists replaces it.
+    /// </summary>
+    public CheckpointInfo Save(string experiment, string checkpointId, long step, long policyVersion, Action<Stream> write)
+    {
         ArgumentException.ThrowIfNullOrEmpty(experiment);
         ArgumentException.ThrowIfNullOrEmpty(checkpointId);
-        ArgumentNullException.ThrowIfNull(blob);
+        ArgumentNullException.ThrowIfNull(write);
         EnsureSchema();
 
-        var sha = Convert.ToHexStringLower(SHA256.HashData(blob));
-        var chunks = (int)((blob.LongLength + ChunkSize - 1) / ChunkSize);
         var createdAt = _time.GetUtcNow();
-        var info = new CheckpointInfo(experiment, checkpointId, step, policyVersion, sha, blob.LongLength, chunks,
-            DateTimeOffset.FromUnixTimeMilliseconds(createdAt.ToUnixTimeMilliseconds()));
-
         using var connection = Open();
         using var tx = connection.BeginTransaction(); // SQLite: BEGIN IMMEDIATE (takes the write lock up front)
         DeleteCheckpoint(connection, tx, experiment, checkpointId);
@@ -137,37 +144,99 @@ public sealed class CheckpointStore
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM rl_checkpoints WHERE experiment = @e", ("e", experiment)));
         Execute(connection, tx, """
             INSERT INTO rl_checkpoints (experiment, checkpoint_id, seq, step, policy_version, sha256, size, chunks, created_at, complete)
-            VALUES (@e, @c, @seq, @step, @pv, @sha, @size, @chunks, @at, 0)
+            VALUES (@e, @c, @seq, @step, @pv, '', 0, 0, @at, 0)
             """,
-            ("e", experiment), ("c", checkpointId), ("seq", seq), ("step", step), ("pv", policyVersion), ("sha", sha),
-            ("size", blob.LongLength), ("chunks", chunks), ("at", createdAt.ToUnixTimeMilliseconds()));
+            ("e", experiment), ("c", checkpointId), ("seq", seq), ("step", step), ("pv", policyVersion), ("at", createdAt.ToUnixTimeMilliseconds()));
 
+        string sha;
+        long size;
+        int chunks;
         using (var insert = Command(connection, tx,
                    "INSERT INTO rl_checkpoint_chunks (experiment, checkpoint_id, idx, data) VALUES (@e, @c, @i, @d)",
                    ("e", experiment), ("c", checkpointId), ("i", 0), ("d", Array.Empty<byte>())))
         {
-            var indexParameter = insert.Parameters[2];
-            var dataParameter = insert.Parameters[3];
             insert.Prepare();
-            byte[]? full = null; // reused for every full chunk: both providers copy the value during Execute
-            for (var i = 0; i < chunks; i++)
+            using var sink = new ChunkSink(ChunkSize, insert.Parameters[2], insert.Parameters[3], insert);
+            write(sink);
+            sink.Complete();
+            (sha, size, chunks) = (sink.Sha256, sink.Size, sink.Chunks);
+        }
+
+        Execute(connection, tx, """
+            UPDATE rl_checkpoints SET sha256 = @sha, size = @size, chunks = @chunks, complete = 1
+            WHERE experiment = @e AND checkpoint_id = @c
+            """, ("sha", sha), ("size", size), ("chunks", chunks), ("e", experiment), ("c", checkpointId));
+        tx.Commit();
+        return new CheckpointInfo(experiment, checkpointId, step, policyVersion, sha, size, chunks,
+            DateTimeOffset.FromUnixTimeMilliseconds(createdAt.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>
+    /// The write end of <see cref="Save(string, string, long, long, Action{Stream})"/>: fills one chunk buffer, inserts it
+    /// when full (both providers copy a parameter's value during Execute, so the buffer is reused), and hashes what it inserts.
+    /// </summary>
+    private sealed class ChunkSink(int chunkSize, DbParameter index, DbParameter data, DbCommand insert) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private byte[]? _buffer;
+        private int _filled;
+        private bool _complete;
+
+        public long Size { get; private set; }
+        public int Chunks { get; private set; }
+        public string Sha256 { get; private set; } = "";
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => !_complete;
+        public override long Length => Size;
+        public override long Position { get => Size; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void WriteByte(byte value) => Write([value]);
+
+        public override void Write(ReadOnlySpan<byte> bytes)
+        {
+            if (_complete) throw new InvalidOperationException("the checkpoint is already complete");
+            while (bytes.Length > 0)
             {
-                var offset = (long)i * ChunkSize;
-                var length = (int)Math.Min(ChunkSize, blob.LongLength - offset);
-                byte[] data;
-                if (length == ChunkSize) data = full ??= new byte[ChunkSize];
-                else data = new byte[length];
-                Array.Copy(blob, offset, data, 0, length);
-                indexParameter.Value = i;
-                dataParameter.Value = data;
-                insert.ExecuteNonQuery();
+                _buffer ??= new byte[chunkSize];
+                int n = Math.Min(bytes.Length, chunkSize - _filled);
+                bytes[..n].CopyTo(_buffer.AsSpan(_filled));
+                _filled += n;
+                Size += n;
+                bytes = bytes[n..];
+                if (_filled == chunkSize) Insert(_buffer);
             }
         }
 
-        Execute(connection, tx, "UPDATE rl_checkpoints SET complete = 1 WHERE experiment = @e AND checkpoint_id = @c",
-            ("e", experiment), ("c", checkpointId));
-        tx.Commit();
-        return info;
+        /// <summary>Inserts the last, partial chunk and finishes the hash.</summary>
+        public void Complete()
+        {
+            if (_complete) return;
+            if (_filled > 0) Insert(_buffer.AsSpan(0, _filled).ToArray());
+            Sha256 = Convert.ToHexStringLower(_hash.GetHashAndReset());
+            _complete = true;
+        }
+
+        private void Insert(byte[] chunk)
+        {
+            _hash.AppendData(chunk);
+            index.Value = Chunks;
+            data.Value = chunk;
+            insert.ExecuteNonQuery();
+            Chunks++;
+            _filled = 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _hash.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Complete checkpoints of an experiment, newest (last saved) first. Incomplete ones are never listed.</summary>
@@ -400,6 +469,11 @@ public sealed class CheckpointStore
         try
         {
             connection.Open();
+            // WAL with synchronous=NORMAL: a commit is atomic and survives a crash of this process, but is only fsynced by
+            // the next WAL checkpoint or the next FULL commit on the file (the journal's CheckpointSaved event, written
+            // right after a save, is one). A power loss in between can roll the newest checkpoint back, never corrupt
+            // it; resume then uses the previous one. Saves 100-150 ms of a 114 MB save on this machine.
+            if (connection is SqliteConnection) Execute(connection, null, "PRAGMA synchronous = NORMAL");
             return connection;
         }
         catch
