@@ -244,7 +244,8 @@ public static class ClusterRun
 
     private static void ValidateRewards(IEnumerable<RewardSpec> specs)
     {
-        try { RewardPluginLoader.LoadAll(specs, Directory.GetCurrentDirectory()); }
+        // CAPO is built by the reward workers from its settings (validated with the experiment file), not loaded.
+        try { RewardPluginLoader.LoadAll(specs.Where(s => s.Type != Experiment.CapoRewardType), Directory.GetCurrentDirectory()); }
         catch (PluginLoadException e) { throw new ConfigError(e.Message); }
     }
 
