@@ -17,6 +17,24 @@ public static class Curves
         return result;
     }
 
+    /// <summary>Saves a line chart of one or more labelled series as an 800 × 450 PNG (legend shown when any series has a label).</summary>
+    public static void SaveLinePlot(string path, string title, string xLabel, string yLabel,
+        IEnumerable<(string Label, double[] X, double[] Y)> series)
+    {
+        var plot = new ScottPlot.Plot();
+        bool legend = false;
+        foreach (var (label, x, y) in series)
+        {
+            var line = plot.Add.ScatterLine(x, y);
+            if (label.Length > 0) { line.LegendText = label; legend = true; }
+        }
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        if (legend) plot.ShowLegend();
+        plot.SavePng(path, 800, 450);
+    }
+
     /// <summary>One metrics.jsonl line: the step, then every metric.</summary>
     public static string MetricsLine(long step, IEnumerable<KeyValuePair<string, double>> metrics)
     {

@@ -77,6 +77,31 @@ sweep.SetAction((pr, ct) => Cli.Guard(() =>
     return Sweep.Execute(pr.GetValue(sweepFile)!, seeds, pr.GetValue(sweepSet) ?? [], pr.GetValue(reportOption)!, pr.GetValue(comparisonOption), Console.Out, ct);
 }));
 
+var cclModels = new Option<string>("--models") { Description = "Comma-separated models: mlp (784-512-512-10), cnn (5 stride-2 3x3 convolutions 64-64-128-128-256, then 256->10)", DefaultValueFactory = _ => "mlp" };
+var cclMethods = new Option<string>("--methods") { Description = "Comma-separated methods: bp, ccl, output-only (hidden layers frozen at init), frozen-feedback (CCL with fixed feedback weights)", DefaultValueFactory = _ => "bp,ccl,output-only,frozen-feedback" };
+var cclLoss = new Option<string>("--ccl-loss") { Description = "CCL layer losses: batch-normalised, class-template, template-decorrelated, or auto (mlp: the first two; cnn: template-decorrelated)", DefaultValueFactory = _ => "auto" };
+var cclEpochs = new Option<int>("--epochs") { Description = "Epochs per run, equal for every method", DefaultValueFactory = _ => 20 };
+var cclSeeds = new Option<string>("--seeds") { Description = "Comma-separated seeds (weight init and data order)", DefaultValueFactory = _ => "1,2,3" };
+var cclReport = new Option<string>("--report") { Description = "Folder for ccl-compare.md, ccl-compare.jsonl and PNG curves", DefaultValueFactory = _ => "docs/ccl" };
+var cclTrainLimit = new Option<int?>("--train-limit") { Description = "Train on only the first N (shuffled) training images, for a quick smoke run" };
+var cclLr = new Option<string?>("--lr") { Description = "Learning-rate overrides, e.g. bp=0.1,ccl=0.3,cnn:ccl=1 (defaults: bp 0.1; mlp ccl/output-only/frozen-feedback 0.3; cnn ccl/frozen-feedback 1, output-only 0.3)" };
+var cclLrGrid = new Option<string?>("--lr-grid") { Description = "Comma-separated learning rates to run for every method; the best by mean validation accuracy is reported" };
+var cclData = new Option<string?>("--data") { Description = $"Folder with the Fashion-MNIST IDX files (default ${RlActors.Environments.FashionMnist.FashionMnistOptions.DirectoryVariable} or {RlActors.Environments.FashionMnist.FashionMnistOptions.DefaultDirectory})" };
+var cclValidation = new Option<int>("--validation-size") { Description = "Images of the 60k training file held out for validation (model selection)", DefaultValueFactory = _ => 5000 };
+var cclBatch = new Option<int>("--batch-size") { Description = "Examples per SGD step", DefaultValueFactory = _ => 256 };
+var cclCompare = new Command("ccl-compare", "Counter-current learning vs backpropagation (and the output-only and frozen-feedback controls) on Fashion-MNIST: " +
+    "equal epochs per seed, best epoch by validation accuracy, test accuracy at that epoch, time and FLOPs per epoch; writes a Markdown table and PNG curves")
+{
+    cclModels, cclMethods, cclLoss, cclEpochs, cclSeeds, cclReport, cclTrainLimit, cclLr, cclLrGrid, cclData, cclValidation, cclBatch,
+};
+cclCompare.SetAction((pr, ct) => Cli.Guard(() => CclCompare.Execute(new CclCompare.Args
+{
+    Models = pr.GetValue(cclModels)!, Methods = pr.GetValue(cclMethods)!, CclLoss = pr.GetValue(cclLoss)!, Epochs = pr.GetValue(cclEpochs),
+    Seeds = pr.GetValue(cclSeeds)!, Report = pr.GetValue(cclReport)!, TrainLimit = pr.GetValue(cclTrainLimit), LearningRates = pr.GetValue(cclLr),
+    LearningRateGrid = pr.GetValue(cclLrGrid), DataDirectory = pr.GetValue(cclData), ValidationSize = pr.GetValue(cclValidation),
+    BatchSize = pr.GetValue(cclBatch), CommandLine = "dotnet run --project Host -c Release -- " + string.Join(' ', args),
+}, Console.Out, ct)));
+
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var resumeSteps = new Option<long?>("--steps") { Description = "New total number of GRPO steps" };
@@ -113,7 +138,7 @@ keys.SetAction(_ =>
 
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
-    { run, resume, node, list, show, export, train, sweep, keys };
+    { run, resume, node, list, show, export, train, sweep, cclCompare, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

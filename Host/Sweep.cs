@@ -152,30 +152,13 @@ public static class Sweep
         var inv = CultureInfo.InvariantCulture;
         string accPng = exp.Name + "-accuracy.png", rewardPng = exp.Name + "-reward.png";
 
-        var acc = new ScottPlot.Plot();
-        foreach (var r in results)
-        {
-            var line = acc.Add.ScatterLine(r.Evals.Select(e => (double)e.Step).ToArray(), r.Evals.Select(e => 100 * e.Accuracy).ToArray());
-            line.LegendText = $"seed {r.Seed}";
-        }
-        acc.Title($"{exp.Name}: held-out greedy accuracy ({exp.Options.EvalProblems} problems)");
-        acc.XLabel("GRPO step (0 = after SFT)");
-        acc.YLabel("accuracy (%)");
-        acc.ShowLegend();
-        acc.SavePng(Path.Combine(reportDir, accPng), 800, 450);
-
-        var rew = new ScottPlot.Plot();
-        foreach (var r in results)
-        {
-            var smooth = Curves.MovingAverage(r.Rewards.Select(x => x.Reward).ToArray(), 25);
-            var line = rew.Add.ScatterLine(r.Rewards.Select(x => (double)x.Step).ToArray(), smooth);
-            line.LegendText = $"seed {r.Seed}";
-        }
-        rew.Title($"{exp.Name}: training reward_mean (moving average of 25 steps)");
-        rew.XLabel("GRPO step");
-        rew.YLabel("reward_mean");
-        rew.ShowLegend();
-        rew.SavePng(Path.Combine(reportDir, rewardPng), 800, 450);
+        Curves.SaveLinePlot(Path.Combine(reportDir, accPng), $"{exp.Name}: held-out greedy accuracy ({exp.Options.EvalProblems} problems)",
+            "GRPO step (0 = after SFT)", "accuracy (%)",
+            results.Select(r => ($"seed {r.Seed}", r.Evals.Select(e => (double)e.Step).ToArray(), r.Evals.Select(e => 100 * e.Accuracy).ToArray())));
+        Curves.SaveLinePlot(Path.Combine(reportDir, rewardPng), $"{exp.Name}: training reward_mean (moving average of 25 steps)",
+            "GRPO step", "reward_mean",
+            results.Select(r => ($"seed {r.Seed}", r.Rewards.Select(x => (double)x.Step).ToArray(),
+                Curves.MovingAverage(r.Rewards.Select(x => x.Reward).ToArray(), 25))));
 
         double meanSft = results.Average(r => r.SftAccuracy), meanFinal = results.Average(r => r.FinalAccuracy);
         var gains = results.Select(r => 100 * (r.FinalAccuracy - r.SftAccuracy)).ToArray();
