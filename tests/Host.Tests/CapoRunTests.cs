@@ -39,6 +39,28 @@ public sealed class CapoRunTests
         }
     }
 
+    [Fact]
+    public async Task The_library_loop_scores_with_capo_too_and_penalises_steps_the_oracle_finds_wrong()
+    {
+        using var dir = new TempFolder();
+        dir.Write("capo.conf", Experiments.Tiny("tiny-capo-train", """
+            rewards = [ { type = "capo" } ]
+            capo { critiques = 1, judge { type = "oracle" } }
+            """));
+
+        await using var train = await CliProcess.RunAsync(dir.Path, Timeout, "train", "capo.conf", "--out", "out");
+
+        Experiments.AssertSucceeded(train);
+        var rows = Experiments.ReadJsonLines(Path.Combine(dir["out"], "metrics.jsonl"));
+        Assert.Equal([1, 2, 3], rows.Select(r => r["step"].GetInt32()));
+        foreach (var row in rows)
+        {
+            Assert.Equal(4 * 4, row["critiques_valid"].GetDouble());
+            Assert.True(row["wrong_step_fraction"].GetDouble() > 0, "a 5-step SFT model writes wrong steps");
+            if (row.TryGetValue("prm_f1", out var f1)) Assert.Equal(1.0, f1.GetDouble()); // the oracle judge agrees with the oracle
+        }
+    }
+
     [Theory]
     [InlineData("rewards = [ { type = \"capo\" } ]\ncapo.vote = \"plurality\"", "capo.vote")]
     [InlineData("rewards = [ { type = \"capo\" } ]\ncapo.judge.type = \"gpt\"", "capo.judge.type")]
