@@ -77,7 +77,7 @@ public sealed record CclEvaluation(int Count, double Loss, double Accuracy);
 
 /// <summary>
 /// Trains a <see cref="CclNetwork"/> by counter-current learning, by backpropagation (the baseline), or as one of the
-/// two controls (output layer only; CCL with frozen feedback). Reads top to bottom: <see cref="Step(Tensor, Tensor)"/>
+/// two controls (output layer only; CCL with frozen feedback). Reads top to bottom: <see cref="Step(Tensor, Tensor?)"/>
 /// is one SGD update of both networks. With data attached, <see cref="Step()"/> draws the next shuffled batch and
 /// <see cref="SaveState"/> / <see cref="LoadState"/> capture everything needed to continue bitwise-identically: both
 /// networks' weights, both optimisers, the step count and the data cursor. (The only randomness after construction is
@@ -112,7 +112,7 @@ public sealed class CclTrainer : IDisposable
 
     /// <summary>
     /// Builds the network (initialised from a stream of <see cref="CclOptions.Seed"/>) and the two SGD optimisers.
-    /// <paramref name="data"/> is optional: without it only <see cref="Step(Tensor, Tensor)"/> and
+    /// <paramref name="data"/> is optional: without it only <see cref="Step(Tensor, Tensor?)"/> and
     /// <see cref="Evaluate(LabelledTensors)"/> work. The data is not disposed by the trainer.
     /// </summary>
     public CclTrainer(CclOptions options, CclData? data = null)
@@ -154,10 +154,12 @@ public sealed class CclTrainer : IDisposable
 
     /// <summary>
     /// One update on a batch: <paramref name="inputs"/> [B, input width] (or any shape with that many values per row) and
-    /// <paramref name="labels"/> [B] int64 (ignored by an autoencoder). Does not move the data cursor.
+    /// <paramref name="labels"/> [B] int64 (required for classification; an autoencoder ignores them). Does not move the data cursor.
     /// </summary>
-    public CclStepMetrics Step(Tensor inputs, Tensor labels)
+    /// <exception cref="ArgumentException">Classification without labels.</exception>
+    public CclStepMetrics Step(Tensor inputs, Tensor? labels)
     {
+        if (Options.Task == CclTask.Classification && labels is null) throw new ArgumentException("classification needs labels", nameof(labels));
         using var scope = NewDisposeScope();
         Network.train();
         var x = inputs.reshape(inputs.shape[0], -1);
@@ -169,10 +171,10 @@ public sealed class CclTrainer : IDisposable
         if (Options.Method is CclMethod.Ccl or CclMethod.CclFrozenFeedback)
         {
             var acts = Network.Forward(x, detach: true);
-            var feedbackInput = classify ? CclLoss.FeedbackInput(labels, Classes, Options.Similarity) : x;
+            var feedbackInput = classify ? CclLoss.FeedbackInput(labels!, Classes, Options.Similarity) : x;
             var signals = Network.Feedback(feedbackInput, detach: true);
             (total, terms) = classify
-                ? CclLoss.Classification(acts, signals, labels, Options.Similarity, Options.SimilarityWeight, Options.DecorrelationWeight)
+                ? CclLoss.Classification(acts, signals, labels!, Options.Similarity, Options.SimilarityWeight, Options.DecorrelationWeight)
                 : CclLoss.Autoencoder(acts, signals);
             output = acts[^1].reshape(rows, -1);
         }
@@ -181,7 +183,7 @@ public sealed class CclTrainer : IDisposable
             // Backprop: gradients flow through every layer. OutputOnly: hidden weights do not require grad, so the
             // same call trains the output layer alone.
             output = Network.Predict(x);
-            total = classify ? functional.cross_entropy(output, labels) : functional.mse_loss(output, x);
+            total = classify ? functional.cross_entropy(output, labels!) : functional.mse_loss(output, x);
             terms = [total];
         }
 
@@ -202,7 +204,7 @@ public sealed class CclTrainer : IDisposable
         {
             if (classify)
             {
-                accuracy = output.argmax(1).eq(labels).to_type(float64).mean().item<double>();
+                accuracy = output.argmax(1).eq(labels!).to_type(float64).mean().item<double>();
                 outputLoss = terms[^1].item<float>();
             }
             else outputLoss = functional.mse_loss(output, x).item<float>();

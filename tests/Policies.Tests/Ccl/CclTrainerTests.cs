@@ -51,6 +51,24 @@ public class CclTrainerTests
     }
 
     [Fact]
+    public void Without_data_a_trainer_learns_from_given_batches_and_its_state_round_trips()
+    {
+        // The learner-actor case: batches come from elsewhere; the state then has no data cursor.
+        using var batch = CclTestData.Random(32, 784, 10, seed: 8);
+        using var a = new CclTrainer(Small(CclMethod.Ccl));
+        Assert.Throws<InvalidOperationException>(() => a.Step());
+        Assert.Throws<ArgumentException>(() => a.Step(batch.Inputs, null));
+        var first = a.Step(batch.Inputs, batch.Labels);
+        Assert.Equal(1, first.Step);
+        Assert.Equal(4, first.LayerLosses.Length); // three pairs and the output cross-entropy
+        using var b = new CclTrainer(Small(CclMethod.Ccl));
+        b.LoadState(a.SaveState());
+        Assert.Equal(a.Step(batch.Inputs, batch.Labels).Loss, b.Step(batch.Inputs, batch.Labels).Loss);
+        Assert.Equal(CclTestData.Weights(a.Network), CclTestData.Weights(b.Network));
+        Assert.Equal(a.Evaluate(batch).Accuracy, b.Evaluate(batch).Accuracy);
+    }
+
+    [Fact]
     public void A_state_of_another_method_or_a_corrupt_state_is_refused_with_a_clear_message()
     {
         using var data = CclTestData.RandomData(64);
