@@ -136,9 +136,32 @@ keys.SetAction(_ =>
     return 0;
 });
 
+var votingResponses = new Option<int>("--responses") { Description = "Synthetic responses to critique", DefaultValueFactory = _ => 2000 };
+var votingWrongRate = new Option<double>("--wrong-rate") { Description = "Probability that a step of a response is wrong (0.4 matches the issue's calibration)", DefaultValueFactory = _ => 0.4 };
+var votingFlip = new Option<double>("--flip") { Description = "Per-step error rate of the noisy judge", DefaultValueFactory = _ => 0.2 };
+var votingCorrelations = new Option<string>("--correlations") { Description = "Comma-separated error correlations across critiques", DefaultValueFactory = _ => "0,0.3" };
+var votingNs = new Option<string>("--ns") { Description = "Comma-separated numbers of critiques", DefaultValueFactory = _ => "1,2,4,8" };
+var votingSeed = new Option<ulong>("--seed") { Description = "Seed of the responses and the judge", DefaultValueFactory = _ => 5 };
+var votingReport = new Option<string>("--report") { Description = "Folder for capo-voting.md and capo-voting.png", DefaultValueFactory = _ => "docs/capo" };
+var capoVoting = new Command("capo-voting", "CAPO evidence: F1 of each voting rule against the oracle for several numbers of critiques (noisy-oracle judge)")
+{
+    votingResponses, votingWrongRate, votingFlip, votingCorrelations, votingNs, votingSeed, votingReport,
+};
+capoVoting.SetAction((pr, _) => Cli.Guard(() =>
+{
+    List<T> ParseList<T>(string option, string text, Func<string, (bool, T)> parse) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => parse(p) is (true, var v) ? v : throw new ConfigError($"{option}: '{p}' is not valid")).ToList();
+    var correlations = ParseList("--correlations", pr.GetValue(votingCorrelations)!,
+        p => (double.TryParse(p, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x), x));
+    var ns = ParseList("--ns", pr.GetValue(votingNs)!, p => (int.TryParse(p, out var x), x));
+    return Task.FromResult(CapoVoting.Execute(new CapoVoting.Args(pr.GetValue(votingResponses), pr.GetValue(votingWrongRate), pr.GetValue(votingFlip),
+        correlations, ns, pr.GetValue(votingSeed), pr.GetValue(votingReport)!), Console.Out));
+}));
+
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
-    { run, resume, node, list, show, export, train, sweep, cclCompare, keys };
+    { run, resume, node, list, show, export, train, sweep, capoVoting, cclCompare, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
