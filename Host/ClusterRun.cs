@@ -8,6 +8,7 @@ using RlActors.Actors.Experiment;
 using RlActors.Actors.Persistence;
 using RlActors.Actors.Runtime;
 using RlActors.Policies.Checkpoints;
+using RlActors.Policies.Runtime;
 using RlActors.Host.Configuration;
 using RlActors.Rewards;
 
@@ -171,8 +172,16 @@ public static class ClusterRun
             store.ReleaseLease(exp.Name, owner);
             await Cluster.Get(system).LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)).ContinueWith(_ => { });
+            await TorchIdle();
         }
     }
+
+    /// <summary>
+    /// Waits (at most 30 s) until the torch thread has finished the work queued so far: a sampling task of a step that a
+    /// stop dropped, the learner's disposal. Exiting while it runs native code crashed the process at exit (SIGSEGV, 139).
+    /// </summary>
+    private static Task TorchIdle() =>
+        TorchThread.Shared.Run(() => 0).WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => { }, TaskScheduler.Default);
 
     /// <summary>Arguments of <c>node</c>.</summary>
     public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
@@ -227,6 +236,7 @@ public static class ClusterRun
         {
             await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None);
+            await TorchIdle();
         }
     }
 

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Akka.Actor;
-using Akka.Configuration;
 using RlActors.Actors.Persistence;
 using RlActors.Host.Configuration;
 using RlActors.Policies.Checkpoints;
@@ -11,24 +9,18 @@ namespace RlActors.Host;
 /// <summary>The <c>list</c> and <c>show</c> commands: read experiments back from the store (journal + checkpoints).</summary>
 public static class StoreCommands
 {
-    private static async Task<T> WithSystem<T>(CheckpointStore store, Func<ActorSystem, Task<T>> body)
-    {
-        var config = ConfigurationFactory.ParseString(PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString))
-            .WithFallback(ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
-        var system = ActorSystem.Create("rlactors-query", config);
-        try { return await body(system); }
-        finally { await system.Terminate(); }
-    }
-
     /// <summary>The state and events of <paramref name="name"/>; an unknown name is a <see cref="ConfigError"/> listing the known ones.</summary>
-    public static Task<(ExperimentState State, IReadOnlyList<IExperimentEvent> Events)> Read(CheckpointStore store, string name) => WithSystem(store, async system =>
+    /// <remarks>Read straight from the journal table (<see cref="ExperimentRecords"/>), without an ActorSystem.</remarks>
+    public static Task<(ExperimentState State, IReadOnlyList<IExperimentEvent> Events)> Read(CheckpointStore store, string name)
     {
-        var names = await ExperimentQueries.ListNamesAsync(system);
-        if (!names.Contains(name))
-            throw new ConfigError($"no experiment '{name}' in {store.Location}; known: {(names.Count == 0 ? "(none)" : string.Join(", ", names.Order(StringComparer.Ordinal)))}");
-        var events = (await ExperimentQueries.EventsAsync(system, name)).Select(e => e.Event).ToList();
-        return (ExperimentState.From(events), (IReadOnlyList<IExperimentEvent>)events);
-    });
+        var events = ExperimentRecords.Events(store.Location, name).Select(e => e.Event).ToList();
+        if (events.Count == 0)
+        {
+            var names = ExperimentRecords.ListNames(store.Location);
+            throw new ConfigError($"no experiment '{name}' in {store.Location}; known: {(names.Count == 0 ? "(none)" : string.Join(", ", names))}");
+        }
+        return Task.FromResult((ExperimentState.From(events), (IReadOnlyList<IExperimentEvent>)events));
+    }
 
     /// <summary>Writes the policy weights of the latest valid checkpoint of <paramref name="name"/> as safetensors.</summary>
     public static async Task<int> Export(string name, string outPath, string? storeValue, TextWriter output)
@@ -46,18 +38,19 @@ public static class StoreCommands
     }
 
     /// <summary>Prints name, status, step and last update of every experiment in the store.</summary>
-    public static Task<int> List(string? storeValue, TextWriter output) => WithSystem(StoreSupport.Open(storeValue), async system =>
+    public static Task<int> List(string? storeValue, TextWriter output)
     {
-        var names = await ExperimentQueries.ListNamesAsync(system);
-        if (names.Count == 0) { output.WriteLine("no experiments in this store"); return 0; }
+        var store = StoreSupport.Open(storeValue);
+        var names = ExperimentRecords.ListNames(store.Location);
+        if (names.Count == 0) { output.WriteLine("no experiments in this store"); return Task.FromResult(0); }
         output.WriteLine($"{"name",-28} {"status",-9} {"step",11} {"last update (UTC)",-20}");
-        foreach (var name in names.Order(StringComparer.Ordinal))
+        foreach (var name in names)
         {
-            var s = await ExperimentQueries.StateAsync(system, name);
+            var s = ExperimentRecords.State(store.Location, name);
             output.WriteLine($"{name,-28} {s.Status,-9} {$"{s.Step}/{s.TotalSteps}",11} {s.LastUpdate?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20}");
         }
-        return 0;
-    });
+        return Task.FromResult(0);
+    }
 
     /// <summary>Prints one experiment; with <paramref name="json"/> a JSON object with fixed keys.</summary>
     public static async Task<int> Show(string name, string? storeValue, bool json, TextWriter output)

@@ -158,6 +158,23 @@ public sealed class ExperimentQueriesTests(ITestOutputHelper output)
             Assert.Equal(persisted, events.Select(e => e.Event));
             Assert.Equal(ExperimentState.From(OneOfEach(a)), await ExperimentQueries.StateAsync(kit.Sys, a));
             Assert.Equal(ExperimentState.Empty, await ExperimentQueries.StateAsync(kit.Sys, "never-" + Guid.NewGuid().ToString("N")));
+
+            // The direct reader of the journal table (no ActorSystem) returns exactly what the read journal returns.
+            var location = db.Kind == TestStore.Sqlite ? StoreLocation.Sqlite(db.SqlitePath!) : StoreLocation.Parse(db.ConnectionString);
+            Assert.Equal(names, ExperimentRecords.ListNames(location));
+            Assert.Equal(events, ExperimentRecords.Events(location, a));
+            Assert.Equal(await ExperimentQueries.EventsAsync(kit.Sys, b), ExperimentRecords.Events(location, b));
+            Assert.Equal(ExperimentState.From(OneOfEach(a)), ExperimentRecords.State(location, a));
+            Assert.Empty(ExperimentRecords.Events(location, "never-" + Guid.NewGuid().ToString("N")));
         }
+    }
+
+    [Fact]
+    public void The_direct_reader_finds_nothing_in_a_store_without_a_journal_yet()
+    {
+        using var db = TestStore.Create(TestStore.Sqlite);
+        var location = StoreLocation.Sqlite(db.SqlitePath!);
+        Assert.Empty(ExperimentRecords.ListNames(location));
+        Assert.Empty(ExperimentRecords.Events(location, "anything"));
     }
 }

@@ -103,7 +103,13 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     }
 
     /// <inheritdoc />
-    public override object FromBinary(byte[] bytes, string manifest)
+    public override object FromBinary(byte[] bytes, string manifest) => Decode(bytes, manifest);
+
+    /// <summary>
+    /// Reads a payload written under <paramref name="manifest"/> without an ActorSystem (for readers of the stored rows, e.g.
+    /// <see cref="ExperimentRecords"/>). Throws <see cref="SerializationException"/> for an unknown manifest or a bad payload.
+    /// </summary>
+    public static object Decode(byte[] bytes, string manifest)
     {
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
         object result;
@@ -151,7 +157,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
         }
     }
 
-    private object Read(BinaryReader r, string manifest) => manifest switch
+    private static object Read(BinaryReader r, string manifest) => manifest switch
     {
         StartedManifest => new ExperimentStarted(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadUInt64(), r.ReadString(), r.ReadInt64(), ReadTime(r)),
         StepManifest => new StepCompleted(r.ReadInt64(), r.ReadInt64(), ReadMetrics(r), ReadTime(r)),
@@ -168,12 +174,12 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
         _ => throw new SerializationException($"unknown experiment manifest '{manifest}' (this build reads: {string.Join(", ", Manifests.Values)})"),
     };
 
-    private ExperimentJournal.Record ReadRecord(BinaryReader r)
+    private static ExperimentJournal.Record ReadRecord(BinaryReader r)
     {
         string manifest = r.ReadString();
         int n = r.ReadInt32();
         if (n < 0 || n > r.BaseStream.Length - r.BaseStream.Position) throw new SerializationException($"bad inner length {n} in a record command");
-        var inner = FromBinary(r.ReadBytes(n), manifest);
+        var inner = Decode(r.ReadBytes(n), manifest);
         return new ExperimentJournal.Record(inner as IExperimentEvent
             ?? throw new SerializationException($"record command holds '{manifest}', which is not an experiment event"));
     }
