@@ -1,7 +1,5 @@
 // Benchmarks of the learning core, with warm-up and medians (a Stopwatch harness: BenchmarkDotNet copies the
-// 480 MB libtorch per job and refuses Debug builds). Usage:
-//   dotnet run -c Release --project bench/Bench -- [--quick] [--write docs/performance.md]
-// --write replaces the block between the bench markers of that file with this run's table.
+// 480 MB libtorch per job and refuses Debug builds). Usage: see --help below.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -9,7 +7,25 @@ using RlActors.Policies.Lm;
 using TorchSharp;
 using static TorchSharp.torch;
 
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        rlactors-bench: measured numbers for docs/performance.md (medians after warm-up)
+          dotnet run -c Release --project bench/Bench -- [options]
+        options:
+          --quick             fewer repetitions
+          --checkpoint-only   only the checkpoint save/load of a ~10M-parameter policy + Adam through the SQLite store
+          --resume-only       only the time from 'rlactors resume' to the first new step (main job, real processes)
+          --pipeline-only     only the actor pipeline against the library loop
+          --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
+                              a run of one section replaces only that section's rows
+        """);
+    return;
+}
 bool quick = args.Contains("--quick");
+bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly;
+bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
 int reps = quick ? 3 : 9;
@@ -40,7 +56,7 @@ static double TimeMedian(int warmup, int reps, Action body)
 Console.WriteLine($"torch threads: {torch.get_num_threads()}, cores: {Environment.ProcessorCount}, reps: {reps} (median)");
 
 // Sections 1-3 run on the process's torch thread, like all torch work in the runtime (see TorchThread).
-if (!args.Contains("--pipeline-only") && !args.Contains("--checkpoint-only")) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
+if (!only) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
 
 void Micro()
 {
@@ -107,7 +123,7 @@ foreach (var (d, layers) in new[] { (64, 2), (128, 2) })
 }
 
 // 5. Checkpoint save and load through the SQLite store (on the torch thread: it loads weights into a model).
-if (!args.Contains("--pipeline-only"))
+if (RunSection(checkpointOnly))
 {
     var c = RlActors.Policies.Runtime.TorchThread.Shared.Run(() => RlActors.Bench.CheckpointBench.Run(Console.Out)).GetAwaiter().GetResult();
     Report($"checkpoint save, {c.Parameters / 1e6:F1}M params + Adam ({c.Bytes / 1e6:F0} MB), SQLite", $"{c.Save * 1e3:F0} ms",
@@ -115,8 +131,19 @@ if (!args.Contains("--pipeline-only"))
     Report($"checkpoint load, same", $"{c.Load * 1e3:F0} ms", "read + sha256 verify + decode + load weights and Adam state");
 }
 
+// 6. Resume to the first new step: the real command line, separate processes.
+if (RunSection(resumeOnly))
+{
+    var r = RlActors.Bench.ResumeBench.Run(Console.Out, quick ? 3 : 5);
+    Report("resume to first new step (main job d64 L2, SQLite)", $"{r.FirstStep:F2} s", $"target <= 3 s; `rlactors resume` process start to the step's line, median of {r.Repetitions}");
+    Report("  of which: process start to store read and checkpoint loaded", $"{r.StoreRead:F2} s", $"a bare `rlactors keys` process takes {r.ProcessStart:F2} s");
+    Report("  of which: Akka start and cluster up", $"{r.ClusterUp - r.StoreRead:F2} s", "");
+    Report("  of which: resume journaled, experiment actor started", $"{r.ExperimentStarted - r.ClusterUp:F2} s", "");
+    Report("  of which: learner loads the checkpoint, first step runs", $"{r.FirstStep - r.ExperimentStarted:F2} s", $"its step_s {r.FirstStepSeconds:F2} s; steady-state step_s {r.SteadyStepSeconds:F2} s");
+}
+
 // 4. Actor pipeline against the bare library loop (same configuration, same run).
-if (!args.Contains("--checkpoint-only"))
+if (RunSection(pipelineOnly))
 {
     int steps = quick ? 30 : 80;
     Console.WriteLine($"actor pipeline vs library loop, d64 L2, 16 prompts x 8, {steps} GRPO steps each (steady state: steps 11+):");
@@ -128,16 +155,32 @@ if (!args.Contains("--checkpoint-only"))
 
 if (writePath is not null)
 {
+    string text = File.Exists(writePath) ? File.ReadAllText(writePath) : "";
+    int s = text.IndexOf("<!-- bench:begin", StringComparison.Ordinal), e = text.IndexOf("<!-- bench:end -->", StringComparison.Ordinal);
+    string header = $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, median of {reps} runs.";
+    if (only && s >= 0 && e > s)
+    {
+        // One section: its rows replace the rows of the same name in the existing table; the others stay as measured.
+        var old = text[s..e].Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        var oldRows = old.Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| benchmark", StringComparison.Ordinal))
+            .Select(l => l.Split(" | ")).Select(c => (Name: c[0][2..], Value: c[1], Note: c[2].TrimEnd(' ', '|'))).ToList();
+        var merged = oldRows.Select(o => rows.FirstOrDefault(n => n.Name == o.Name) is { Name: not null } n ? n : o).ToList();
+        merged.AddRange(rows.Where(n => oldRows.All(o => o.Name != n.Name)));
+        string flags = string.Join(' ', args.Where(a => a.EndsWith("-only", StringComparison.Ordinal)));
+        header = string.Join('\n', old.Where(l => l.StartsWith("Measured", StringComparison.Ordinal) || l.StartsWith("Rows of", StringComparison.Ordinal))
+            .Where(l => !l.Contains(flags, StringComparison.Ordinal)))
+            + $"\nRows of `{flags}` re-measured {DateTime.UtcNow:yyyy-MM-dd} (median of {reps} runs).";
+        rows.Clear();
+        rows.AddRange(merged);
+    }
     var sb = new StringBuilder();
     sb.AppendLine("<!-- bench:begin (generated by bench/Bench; do not edit by hand) -->");
-    sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, median of {reps} runs.");
+    sb.AppendLine(header);
     sb.AppendLine();
     sb.AppendLine("| benchmark | result | detail |");
     sb.AppendLine("| --- | --- | --- |");
     foreach (var (n, v, note) in rows) sb.AppendLine($"| {n} | {v} | {note} |");
     sb.AppendLine("<!-- bench:end -->");
-    string text = File.Exists(writePath) ? File.ReadAllText(writePath) : "";
-    int s = text.IndexOf("<!-- bench:begin", StringComparison.Ordinal), e = text.IndexOf("<!-- bench:end -->", StringComparison.Ordinal);
     text = s >= 0 && e > s ? text[..s] + sb + text[(e + "<!-- bench:end -->".Length)..].TrimStart('\r', '\n') : text + "\n" + sb;
     File.WriteAllText(writePath, text);
     Console.WriteLine($"wrote {writePath}");
