@@ -15,6 +15,31 @@ public static class StoreSupport
     public static string CodeVersion =>
         typeof(StoreSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
+    /// <summary>This process as a lease owner: "machine:pid:guid".</summary>
+    public static string LeaseOwner { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Takes (or renews) the single-writer lease of experiment <paramref name="name"/> for this process and returns
+    /// <see cref="LeaseOwner"/>. The lease of a process of this machine that no longer runs (killed) is taken over at once;
+    /// a lease held by a live process, or by another machine until it expires, is refused with <see cref="ExperimentBusyException"/>.
+    /// </summary>
+    public static string AcquireLease(CheckpointStore store, string name, TextWriter log)
+    {
+        var lease = store.TryAcquireLease(name, LeaseOwner, LeaseTtl);
+        if (!lease.Acquired && HolderIsDeadLocalProcess(lease.Holder.Owner))
+        {
+            // The last writer was a process of this machine that no longer runs (killed): its lease is stale.
+            log.WriteLine($"taking over the lease of {lease.Holder.Owner}, which no longer runs");
+            store.ReleaseLease(name, lease.Holder.Owner);
+            lease = store.TryAcquireLease(name, LeaseOwner, LeaseTtl);
+        }
+        if (!lease.Acquired)
+            throw new ExperimentBusyException($"experiment '{name}' is being run by {lease.Holder.Owner} (its lease runs until " +
+                $"{lease.Holder.ExpiresAt:u} and is renewed while it runs); one host writes an experiment at a time: stop that one first " +
+                "(SIGINT or SIGTERM checkpoints and exits), or wait for it to end");
+        return LeaseOwner;
+    }
+
     /// <summary>True when a lease owner ("machine:pid:guid") is a process of this machine that is no longer running.</summary>
     public static bool HolderIsDeadLocalProcess(string owner)
     {
@@ -36,3 +61,6 @@ public static class StoreSupport
         return store;
     }
 }
+
+/// <summary>Another live host holds the experiment's single-writer lease (exit code 1: it may succeed later).</summary>
+public sealed class ExperimentBusyException(string message) : Exception(message);
