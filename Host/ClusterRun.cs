@@ -18,15 +18,23 @@ namespace RlActors.Host;
 public static class ClusterRun
 {
     /// <summary>Arguments of <c>run</c>.</summary>
+    /// <param name="File">The experiment file.</param>
+    /// <param name="Overrides">--set key=value (and --name as name=...).</param>
+    /// <param name="Port">--port.</param>
+    /// <param name="Hostname">--hostname.</param>
+    /// <param name="PublicHostname">--public-hostname.</param>
+    /// <param name="OutDir">--out.</param>
+    /// <param name="Store">--store.</param>
+    /// <param name="Steps">--steps: the total steps, in the experiment kind's unit (GRPO steps; CCL SGD steps).</param>
     public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir,
-        string? Store = null);
+        string? Store = null, long? Steps = null);
 
-    /// <summary>Runs an experiment on a new cluster whose seed is this process (all roles). Returns the exit code.</summary>
+    /// <summary>Runs an experiment of any kind on a new cluster whose seed is this process. Returns the exit code.</summary>
     public static async Task<int> Run(RunArgs a, TextWriter log, CancellationToken ct)
     {
         // Everything that can be wrong with the input is checked before anything is started or written.
-        var exp = ExperimentFile.Load(a.File, a.Overrides);
-        ValidateRewards(exp.Rewards.Select(r => new RewardSpec(r.Type, r.Assembly, r.Weight) { Timeout = TimeSpan.FromSeconds(r.TimeoutSeconds) }));
+        var exp = RunnableExperiment.Load(a.File, a.Overrides, a.Steps);
+        exp.CheckBeforeRun();
         ValidateEndpoint(a.Hostname, a.Port);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
@@ -34,7 +42,7 @@ public static class ClusterRun
         if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
         var store = StoreSupport.Open(a.Store);
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, null, log, ct);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: false, null, log, ct);
     }
 
     /// <summary>Arguments of <c>resume</c>.</summary>
@@ -49,54 +57,59 @@ public static class ClusterRun
         if (a.Steps is < 0) throw new ConfigError($"--steps: must be >= 0 (got {a.Steps})");
         var store = StoreSupport.Open(a.Store);
         var (state, events) = await StoreCommands.Read(store, a.Name);
-        var exp = ExperimentFile.Parse(state.ConfigText, $"{store.Location} experiment {a.Name}", a.Steps is long n ? [$"grpo.steps={n}"] : []);
+        var exp = RunnableExperiment.Parse(state.ConfigText, $"{store.Location} experiment {a.Name}", [], a.Steps);
         var latest = store.LoadLatestValid(a.Name, warning => log.WriteLine($"warning: {warning}"));
         var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
         long from = checkpoint?.Step ?? 0;
-        if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; it starts again from SFT");
-
-        // The single-writer lease comes before any file is touched: a second host must not rewrite a running host's files.
-        StoreSupport.AcquireLease(store, a.Name, log);
+        if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; {exp.FromScratch}");
 
         // metrics.jsonl gets each step exactly once: the steps up to the checkpoint come from the journal, the rest are redone.
+        // eval.jsonl keeps the evaluations up to the checkpoint; later ones are redone too.
         string dir = Path.Combine("runs", a.Name);
         Directory.CreateDirectory(dir);
         using (var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false))
             foreach (var step in events.OfType<StepCompleted>().Where(e => e.Step <= from).OrderBy(e => e.Step))
                 metrics.WriteLine(Curves.MetricsLine(step.Step, step.Metrics));
-        log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.Options.GrpoSteps}");
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, checkpoint ?? (object)"scratch", log, ct);
+        Curves.KeepRowsUpTo(Path.Combine(dir, "eval.jsonl"), from);
+        log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: true, checkpoint, log, ct);
     }
 
     /// <summary>How long a stop (SIGINT, SIGTERM) may take to checkpoint the last completed step before the command gives up with exit 1.</summary>
     public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Starts the host node and runs (or continues, when <paramref name="resume"/> is set) the experiment. When
+    /// Starts the host node and runs (or continues, when <paramref name="resuming"/>, from <paramref name="checkpoint"/> or
+    /// from scratch without one) the experiment, whatever its kind. When
     /// <paramref name="ct"/> is cancelled (SIGINT, SIGTERM) the experiment stops at the next step boundary, its last
     /// completed step is checkpointed and the stop journaled, then the node leaves the cluster; the exit code is then
     /// the signal's (130 or 143), or 1 when the checkpoint could not be stored within <see cref="StopTimeout"/>.
     /// </summary>
-    private static async Task<int> Launch(Experiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
-        object? resume, TextWriter log, CancellationToken ct)
+    private static async Task<int> Launch(IRunnableExperiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
+        bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
-        string owner = StoreSupport.AcquireLease(store, exp.Name, log); // resume holds it already: then this renews it
+        string owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+        var lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
+        if (!lease.Acquired && StoreSupport.HolderIsDeadLocalProcess(lease.Holder.Owner))
+        {
+            // The last writer was a process of this machine that no longer runs (killed): its lease is stale.
+            log.WriteLine($"taking over the lease of {lease.Holder.Owner}, which no longer runs");
+            store.ReleaseLease(exp.Name, lease.Holder.Owner);
+            lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
+        }
+        if (!lease.Acquired)
+            throw new ConfigError($"experiment '{exp.Name}' is being run by {lease.Holder.Owner} (lease until {lease.Holder.ExpiresAt:u}); one writer at a time");
         using var renew = new Timer(_ => store.RenewLease(exp.Name, owner, StoreSupport.LeaseTtl), null, StoreSupport.LeaseTtl / 3, StoreSupport.LeaseTtl / 3);
 
         bool createdDir = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.EffectiveText);
-        using var files = new RunObserver(dir, log, exp.LogEvery, exp.Options.GrpoSteps);
-        var o = exp.Options;
-        log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
-                      $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
-                      $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
-                      $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}");
+        using var files = new RunObserver(dir, log, exp.LogEvery, exp.TotalSteps, exp.Display);
+        log.WriteLine(exp.Description);
         log.WriteLine($"output: {dir}; store: {store.Location}");
 
-        var settings = new ExperimentSettings(exp.Name, o, exp.Runtime, exp.Rewards) { ResumeFrom = resume as TrainingCheckpoint };
-        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, Roles.All, [], [], exp.Runtime.SamplersPerNode, o.Device, exp.Capo.VotersPerNode);
+        var node = exp.Node(a.Hostname, port, a.PublicHostname);
         // This process shuts its actor system down itself, after the shutdown checkpoint: the CLR exit hook must not do it first.
         using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString) +
                                                              "\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n");
@@ -113,24 +126,24 @@ public static class ClusterRun
                 log.WriteLine($"failed: the cluster host at {a.PublicHostname ?? a.Hostname}:{port} did not come up within 30 s");
                 return 1;
             }
-            log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}; add workers with: " +
-                          $"dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles {(exp.UsesCapo ? "sampler,reward,voter" : "sampler,reward")}");
+            log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}" + (exp.WorkerRoles is { } roles
+                ? $"; add workers with: dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles {roles}" : ""));
             journal = system.ActorOf(ExperimentJournal.Props(exp.Name), "journal");
-            var first = resume is null
-                ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), o.Seed,
-                    StoreSupport.CodeVersion, o.GrpoSteps, DateTime.UtcNow)
-                : new ExperimentResumed((resume as TrainingCheckpoint)?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", DateTime.UtcNow);
+            var first = !resuming
+                ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), exp.Seed,
+                    StoreSupport.CodeVersion, exp.TotalSteps, DateTime.UtcNow)
+                : new ExperimentResumed(checkpoint?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", DateTime.UtcNow);
             var started = await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
-            if (resume is not null)
-                await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(o.GrpoSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
+            if (resuming)
+                await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(exp.TotalSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
             else if (!started.Applied)
             {
                 if (createdDir) Directory.Delete(dir, recursive: true);
                 await Console.Error.WriteLineAsync($"error: experiment '{exp.Name}' already exists in {store.Location}: continue it with 'resume {exp.Name}' or pick another --name");
                 return 2;
             }
-            var observer = new PersistingObserver(files, journal, store, exp.Name, exp.Runtime.KeepCheckpoints);
-            var experiment = system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+            var observer = new PersistingObserver(files, journal, store, exp.Name, exp.KeepCheckpoints);
+            var experiment = system.ActorOf(exp.Coordinator(observer, checkpoint), "experiment");
             var stopWindow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var reg = ct.Register(() =>
             {
@@ -139,7 +152,7 @@ public static class ClusterRun
                 experiment.Tell(new ExperimentActor.Stop(signal));
                 _ = Task.Delay(StopTimeout).ContinueWith(_ => stopWindow.TrySetResult(), TaskScheduler.Default);
             });
-            var progress = LiveProgress.Show(files, exp.Options.GrpoSteps);
+            var progress = LiveProgress.Show(files, exp.TotalSteps);
             if (await Task.WhenAny(progress, stopWindow.Task) != progress)
             {
                 await Console.Error.WriteLineAsync($"failed: the experiment did not store its shutdown checkpoint within {StopTimeout.TotalSeconds:F0} s " +
@@ -243,13 +256,6 @@ public static class ClusterRun
         {
             throw new ConfigError($"--hostname {hostname}: cannot resolve this host name ({e.Message})");
         }
-    }
-
-    private static void ValidateRewards(IEnumerable<RewardSpec> specs)
-    {
-        // CAPO is built by the reward workers from its settings (validated with the experiment file), not loaded.
-        try { RewardPluginLoader.LoadAll(specs.Where(s => s.Type != Experiment.CapoRewardType), Directory.GetCurrentDirectory()); }
-        catch (PluginLoadException e) { throw new ConfigError(e.Message); }
     }
 
     /// <summary>Completes its task when a member with the learner role leaves or becomes unreachable for good.</summary>

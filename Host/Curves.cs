@@ -35,6 +35,19 @@ public static class Curves
         plot.SavePng(path, 800, 450);
     }
 
+    /// <summary>Drops the rows of a jsonl file (eval.jsonl) whose <c>step</c> is above <paramref name="step"/>; no file, nothing to do.</summary>
+    public static void KeepRowsUpTo(string path, long step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadAllLines(path).Where(l =>
+        {
+            if (l.Trim().Length == 0) return false;
+            using var row = System.Text.Json.JsonDocument.Parse(l);
+            return !row.RootElement.TryGetProperty("step", out var s) || s.GetInt64() <= step;
+        }).ToList();
+        File.WriteAllLines(path, kept);
+    }
+
     /// <summary>One metrics.jsonl line: the step, then every metric.</summary>
     public static string MetricsLine(long step, IEnumerable<KeyValuePair<string, double>> metrics)
     {

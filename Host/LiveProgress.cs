@@ -16,7 +16,7 @@ public static class LiveProgress
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
             {
-                var task = ctx.AddTask("GRPO", maxValue: totalSteps);
+                var task = ctx.AddTask(observer.Title, maxValue: totalSteps);
                 observer.Progress = (step, summary) =>
                 {
                     task.Value = step;

@@ -25,6 +25,8 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
     public void SftDone(double seconds) => inner.SftDone(seconds);
     /// <inheritdoc />
     public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) => inner.Evaluated(phase, step, accuracy, stepAccuracy, problems);
+    /// <inheritdoc />
+    public void Evaluation(EvalReport report) => inner.Evaluation(report);
 
     /// <inheritdoc />
     public void StepCompleted(StepReport report)

@@ -8,7 +8,7 @@ var setOption = new Option<string[]>("--set")
     AllowMultipleArgumentsPerToken = false,
     DefaultValueFactory = _ => [],
 };
-var stepsOption = new Option<int?>("--steps") { Description = "Number of GRPO steps (overrides grpo.steps)" };
+var stepsOption = new Option<int?>("--steps") { Description = "Total steps: GRPO steps (grpo.steps), or SGD steps of a kind = \"ccl\" experiment (ccl.steps)" };
 var outOption = new Option<string?>("--out") { Description = "Output folder (default: runs/<name>/<timestamp>)" };
 var nameOption = new Option<string?>("--name") { Description = "Experiment name (overrides the file's name key)" };
 var fileArgument = new Argument<string>("experiment-file") { Description = "HOCON experiment file, e.g. examples/arithmetic-grpo.conf" };
@@ -17,10 +17,10 @@ var portOption = new Option<int?>("--port") { Description = "TCP port of this cl
 var hostnameOption = new Option<string>("--hostname") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
 var publicHostnameOption = new Option<string?>("--public-hostname") { Description = "Address other nodes use to reach this one (default: --hostname)" };
 
-List<string> Overrides(ParseResult pr)
+List<string> Overrides(ParseResult pr, bool withSteps = true)
 {
     var overrides = (pr.GetValue(setOption) ?? []).ToList();
-    if (pr.GetValue(stepsOption) is int steps) overrides.Add($"grpo.steps={steps}");
+    if (withSteps && pr.GetValue(stepsOption) is int steps) overrides.Add($"grpo.steps={steps}");
     if (pr.GetValue(nameOption) is string name) overrides.Add($"name={name}");
     return overrides;
 }
@@ -36,8 +36,9 @@ var run = new Command("run", "Launch a cluster host (seed node, all roles) and r
 {
     fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption,
 };
-run.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr),
-    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption)), Console.Out, Graceful())));
+run.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr, withSteps: false),
+    pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption),
+    pr.GetValue(stepsOption)), Console.Out, Graceful())));
 
 var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
 {
@@ -104,7 +105,7 @@ cclCompare.SetAction((pr, ct) => Cli.Guard(() => CclCompare.Execute(new CclCompa
 
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
-var resumeSteps = new Option<long?>("--steps") { Description = "New total number of GRPO steps" };
+var resumeSteps = new Option<long?>("--steps") { Description = "New total number of steps (GRPO steps, or SGD steps of a ccl experiment)" };
 var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
     "SIGINT or SIGTERM stops it like 'run'")
 {
@@ -129,10 +130,15 @@ var exportStore = new Option<string?>("--store") { Description = "Experiment sto
 var export = new Command("export", "Write the policy weights of an experiment's latest checkpoint as safetensors") { exportName, exportOut, exportStore };
 export.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Export(pr.GetValue(exportName)!, pr.GetValue(exportOut)!, pr.GetValue(exportStore), Console.Out)));
 
-var keys = new Command("keys", "List every key an experiment file may set, with its meaning");
+var keys = new Command("keys", "List every key an experiment file may set, with its meaning, for each experiment kind");
 keys.SetAction(_ =>
 {
-    foreach (var (k, doc) in ExperimentFile.Keys) Console.WriteLine($"{k,-24} {doc}");
+    foreach (var (kind, summary, kindKeys) in RunnableExperiment.Kinds)
+    {
+        Console.WriteLine($"# kind = \"{kind}\": {summary}");
+        foreach (var (k, doc) in kindKeys) Console.WriteLine($"{k,-24} {doc}");
+        Console.WriteLine();
+    }
     return 0;
 });
 

@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using RlActors.Actors.Experiment;
-using RlActors.Policies.Grpo;
 
 namespace RlActors.Host;
 
 /// <summary>
 /// Receives the experiment's progress: prints one line per logged step, appends metrics.jsonl and eval.jsonl,
-/// and redraws curves.png as the run goes. Completes <see cref="Completion"/> when the run ends.
+/// and redraws curves.png as the run goes; what a step line shows and what is drawn depends on the experiment's kind
+/// (<see cref="RunDisplay"/>). Completes <see cref="Completion"/> when the run ends.
 /// </summary>
 public sealed class RunObserver : IExperimentObserver, IDisposable
 {
@@ -17,8 +17,9 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     private readonly long totalSteps;
     private readonly StreamWriter metrics;
     private readonly StreamWriter evals;
-    private readonly List<(long Step, double Reward, double Accuracy)> curve = new();
-    private readonly List<(long Step, double Accuracy)> evalCurve = new();
+    private readonly RunDisplay display;
+    private readonly List<(long Step, double Value)> curve = new();
+    private readonly List<(long Step, double Value)> evalCurve = new();
     private readonly System.Diagnostics.Stopwatch watch = System.Diagnostics.Stopwatch.StartNew();
     private readonly object gate = new();
     private double? sftAccuracy;
@@ -42,9 +43,10 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     /// <summary>Completes with the exit code: 0 finished, 1 failed, or <see cref="StoppedOnRequest"/>.</summary>
     public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Writes into <paramref name="dir"/> (which must exist).</summary>
-    public RunObserver(string dir, TextWriter log, int logEvery, long totalSteps)
+    /// <summary>Writes into <paramref name="dir"/> (which must exist); <paramref name="display"/> defaults to GRPO's.</summary>
+    public RunObserver(string dir, TextWriter log, int logEvery, long totalSteps, RunDisplay? display = null)
     {
+        this.display = display ?? RunDisplay.Grpo;
         this.dir = dir;
         this.log = log;
         this.logEvery = logEvery;
@@ -52,6 +54,9 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: true);
         evals = new StreamWriter(Path.Combine(dir, "eval.jsonl"), append: true);
     }
+
+    /// <summary>Name of the training phase (progress bar label).</summary>
+    public string Title => display.Title;
 
     /// <summary>Held-out accuracy after SFT and at the end, when known.</summary>
     public (double? Sft, double? Final) Accuracy => (sftAccuracy, finalAccuracy);
@@ -69,19 +74,12 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         {
             metrics.WriteLine(Curves.MetricsLine(r.Step, r.Metrics));
             metrics.Flush();
-            var m = r.Metrics;
-            curve.Add((r.Step, m[GrpoMetrics.RewardMean], m[GrpoMetrics.Accuracy]));
-            Progress?.Invoke(r.Step, string.Create(CultureInfo.InvariantCulture,
-                $"step {r.Step}/{totalSteps}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  {m[RuntimeMetrics.TokensPerSecond]:N0} tok/s"));
+            curve.Add((r.Step, r.Metrics[display.CurveMetric]));
+            Progress?.Invoke(r.Step, display.Summary(r, totalSteps));
             if (r.Step % logEvery == 0 || r.Step == totalSteps)
             {
                 double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, curve.Count);
-                var eta = TimeSpan.FromSeconds(perStep * (totalSteps - r.Step));
-                Write(string.Create(CultureInfo.InvariantCulture,
-                    $"[grpo] step {r.Step,5}/{totalSteps} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  " +
-                    $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  " +
-                    $"{m[RuntimeMetrics.TokensPerSecond]:N0} tok/s  {m[RuntimeMetrics.StepSeconds]:F2} s/step  stale {m[RuntimeMetrics.StaleDropped]:F0}  " +
-                    $"reward-failures {m[RuntimeMetrics.RewardFailures]:F0}  ETA {eta:mm\\:ss}"));
+                Write(display.Line(r, totalSteps, TimeSpan.FromSeconds(perStep * (totalSteps - r.Step))));
                 DrawCurves();
             }
         }
@@ -103,6 +101,21 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     }
 
     /// <inheritdoc />
+    public void Evaluation(EvalReport report)
+    {
+        lock (gate)
+        {
+            if (report.Metrics.TryGetValue(display.EvalMetric, out var value)) evalCurve.Add((report.Step, value));
+            var row = new Dictionary<string, object> { ["phase"] = report.Phase, ["step"] = report.Step };
+            foreach (var (k, v) in report.Metrics) row[k] = v;
+            evals.WriteLine(JsonSerializer.Serialize(row));
+            evals.Flush();
+            Write(display.EvalLine(report));
+            DrawCurves();
+        }
+    }
+
+    /// <inheritdoc />
     public void Finished(byte[] finalWeights)
     {
         lock (gate)
@@ -111,6 +124,8 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             DrawCurves();
             if (sftAccuracy is double s && finalAccuracy is double f)
                 Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
+            else if (evalCurve.Count > 0)
+                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: {display.EvalLabel} {evalCurve[^1].Value:G4} after step {evalCurve[^1].Step}");
         }
         Completion.TrySetResult(0);
     }
@@ -153,14 +168,14 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         {
             var plot = new ScottPlot.Plot();
             var xs = curve.Select(c => (double)c.Step).ToArray();
-            var reward = plot.Add.ScatterLine(xs, Curves.MovingAverage(curve.Select(c => c.Reward).ToArray(), 10));
-            reward.LegendText = "training reward (moving avg 10)";
+            var train = plot.Add.ScatterLine(xs, Curves.MovingAverage(curve.Select(c => c.Value).ToArray(), 10));
+            train.LegendText = $"{display.CurveLabel} (moving avg 10)";
             if (evalCurve.Count > 0)
             {
-                var e = plot.Add.ScatterLine(evalCurve.Select(x => (double)x.Step).ToArray(), evalCurve.Select(x => x.Accuracy).ToArray());
-                e.LegendText = "held-out accuracy";
+                var e = plot.Add.ScatterLine(evalCurve.Select(x => (double)x.Step).ToArray(), evalCurve.Select(x => x.Value).ToArray());
+                e.LegendText = display.EvalLabel;
             }
-            plot.Title("GRPO progress");
+            plot.Title($"{display.Title} progress");
             plot.XLabel("step");
             plot.ShowLegend();
             string tmp = Path.Combine(dir, "curves.png.tmp");

@@ -48,6 +48,12 @@ public sealed record ExperimentSettings(string Name, RlvrOptions Options, Runtim
 /// <summary>One completed step, as written to metrics.jsonl.</summary>
 public sealed record StepReport(long Step, long PolicyVersion, IReadOnlyDictionary<string, double> Metrics);
 
+/// <summary>A held-out evaluation with named metrics, as written to eval.jsonl (supervised experiments).</summary>
+/// <param name="Phase">"epoch" after an epoch's last step, "final" at the end of a run that did not end on an epoch boundary.</param>
+/// <param name="Step">The step after which it was measured.</param>
+/// <param name="Metrics">Metric name to value (e.g. test_accuracy, validation_accuracy, epoch).</param>
+public sealed record EvalReport(string Phase, long Step, IReadOnlyDictionary<string, double> Metrics);
+
 /// <summary>What the experiment tells the process that hosts it (progress display, metrics files). Called from the actor: keep it quick.</summary>
 public interface IExperimentObserver
 {
@@ -61,6 +67,8 @@ public interface IExperimentObserver
     void StepCompleted(StepReport report);
     /// <summary>A held-out evaluation finished.</summary>
     void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems);
+    /// <summary>A held-out evaluation of a supervised experiment finished (GRPO's greedy evaluation reports through <see cref="Evaluated"/>).</summary>
+    void Evaluation(EvalReport report) { }
     /// <summary>The experiment ran to the end.</summary>
     void Finished(byte[] finalWeights);
     /// <summary>The experiment cannot go on.</summary>

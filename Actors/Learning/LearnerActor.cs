@@ -10,14 +10,14 @@ namespace RlActors.Actors.Learning;
 
 /// <summary>
 /// Owns the policy and the optimizer. Every piece of work (SFT, an update, an evaluation) runs as a Task piped
-/// back to itself, so the mailbox never blocks; one piece of work at a time (the experiment asks for one at a
-/// time). A failure of that work is rethrown here, so it reaches the experiment's supervisor (which escalates).
+/// back to itself (<see cref="TorchWorkActor"/>), so the mailbox never blocks; one piece of work at a time (the
+/// experiment asks for one at a time). A failure of that work is rethrown here, so it reaches the experiment's
+/// supervisor (which escalates).
 /// </summary>
-public sealed class LearnerActor : ReceiveActor
+public sealed class LearnerActor : TorchWorkActor
 {
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly RlvrOptions options;
-    private readonly CancellationTokenSource cts = new();
     private ArithmeticRlvr? core;
     private long version;
 
@@ -52,8 +52,6 @@ public sealed class LearnerActor : ReceiveActor
             var r = Core.Evaluate();
             return new Evaluated(e.Phase, e.Step, r.Accuracy, r.StepAccuracy, r.Problems);
         }));
-        Receive<Reply>(r => r.To.Tell(r.Message));
-        Receive<Status.Failure>(f => throw new LearnerFailedException($"learner failed: {f.Cause.Message}", f.Cause));
     }
 
     private ArithmeticRlvr Core => core ?? throw new InvalidOperationException("learner not initialised");
@@ -64,24 +62,12 @@ public sealed class LearnerActor : ReceiveActor
         return new WeightsProtocol.PolicyWeights(v, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, Core.Policy.SaveWeights());
     }
 
-    private void Run<T>(Func<T> work)
-    {
-        var replyTo = Sender;
-        var token = cts.Token;
-        TorchThread.Shared.Run(() => (object)work()!, token).PipeTo(Self, success: r => new Reply(replyTo, r), failure: e => new Status.Failure(e));
-    }
-
-    private sealed record Reply(IActorRef To, object Message);
-
     /// <inheritdoc />
     protected override void PostStop()
     {
-        cts.Cancel();
+        base.PostStop();
         var c = core;
-        if (c is not null) TorchThread.Shared.Run(() => { c.Dispose(); return 0; });
+        if (c is not null) ReleaseOnTorchThread(c.Dispose);
         log.Debug("learner stopped at policy version {0}", version);
     }
 }
-
-/// <summary>The learner could not complete a piece of work; the experiment cannot go on without it.</summary>
-public sealed class LearnerFailedException(string message, Exception inner) : Exception(message, inner);

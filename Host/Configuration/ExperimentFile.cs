@@ -6,6 +6,7 @@ using RlActors.Actors.Protocol;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
 using RlActors.Rewards.Capo;
+using static RlActors.Host.Configuration.ConfigReader;
 
 namespace RlActors.Host.Configuration;
 
@@ -37,12 +38,15 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
 /// </summary>
 public static class ExperimentFile
 {
-    private delegate Experiment Setter(Experiment e, HoconValue v, string key);
-
-    private sealed record Key(string Name, string Doc, Setter Set);
-
-    private static readonly Key[] KeyTable =
+    private static readonly ConfigKey<Experiment>[] KeyTable =
     [
+        new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section) or ccl (supervised counter-current learning, the keys of the ccl section)",
+            (e, v, k) => Str(v, k) switch
+            {
+                ExperimentKinds.Grpo => e,
+                ExperimentKinds.Ccl => throw new ConfigError($"{k}: this command takes GRPO experiments only; kind = \"ccl\" experiments are run with 'run' and continued with 'resume'"),
+                var s => throw new ConfigError($"{k}: expected {ExperimentKinds.Grpo} or {ExperimentKinds.Ccl}, got '{s}'"),
+            }),
         new("name", "experiment name; output goes to runs/<name>/ unless --out is given", (e, v, k) => e with { Name = Str(v, k) }),
         new("seed", "master seed (model init, data order, sampling)", (e, v, k) => e with { Options = e.Options with { Seed = (ulong)Long(v, k, 0) } }),
         new("device", "torch device: cpu or cuda", (e, v, k) => e with { Options = e.Options with { Device = Str(v, k) } }),
@@ -132,38 +136,12 @@ public static class ExperimentFile
     /// <summary>Parses experiment text; <paramref name="origin"/> names it in error messages.</summary>
     public static Experiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
-        var extra = new List<string>();
-        foreach (var o in overrides)
-        {
-            int eq = o.IndexOf('=');
-            if (eq <= 0) throw new ConfigError($"--set expects key=value (got '{o}')");
-            string key = o[..eq].Trim();
-            if (KeyTable.All(k => k.Name != key)) throw new ConfigError($"--set {key}: unknown key{Suggest(key)}");
-            extra.Add($"{key} = {QuoteIfNeeded(o[(eq + 1)..].Trim())}");
-        }
-
-        Config config;
-        try { config = ConfigurationFactory.ParseString(text + "\n" + string.Join("\n", extra)); }
-        catch (Exception e) { throw new ConfigError($"{origin}: not valid HOCON: {e.Message}"); }
-
-        var exp = new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text)
-        {
-            EffectiveText = extra.Count == 0 ? text : text + "\n# command-line overrides\n" + string.Join("\n", extra) + "\n",
-        };
-        if (config.Root is not null && config.Root.IsObject())
-        {
-            foreach (var (key, value) in Flatten(config.Root, ""))
-            {
-                var entry = KeyTable.FirstOrDefault(k => k.Name == key)
-                    ?? throw new ConfigError($"{origin}: unknown key '{key}'{Suggest(key)}");
-                exp = entry.Set(exp, value, $"{origin}: {key}");
-            }
-        }
+        var (exp, effective) = ConfigReader.Apply(text, origin, overrides, KeyTable, new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text));
+        exp = exp with { EffectiveText = effective };
         try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate(); }
         catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
         exp = WithCapo(exp, origin);
-        if (string.IsNullOrWhiteSpace(exp.Name) || exp.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || exp.Name.Contains(' '))
-            throw new ConfigError($"{origin}: name must be a non-empty file name without spaces (got '{exp.Name}')");
+        CheckName(exp.Name, origin);
         return exp;
     }
 
@@ -190,37 +168,6 @@ public static class ExperimentFile
         return exp with { Capo = capo, Rewards = rewards };
     }
 
-    private static IEnumerable<(string Key, HoconValue Value)> Flatten(HoconValue value, string prefix)
-    {
-        foreach (var (k, v) in value.GetObject().Items)
-        {
-            string key = prefix.Length == 0 ? k : prefix + "." + k;
-            if (v.IsObject()) foreach (var inner in Flatten(v, key)) yield return inner;
-            else yield return (key, v);
-        }
-    }
-
-    private static string Suggest(string key)
-    {
-        var near = KeyTable.Select(k => k.Name).OrderBy(n => Levenshtein(n, key)).First();
-        return Levenshtein(near, key) <= 3 ? $" (did you mean '{near}'?)" : "; run 'rlactors keys' to list the keys";
-    }
-
-    private static int Levenshtein(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-        return d[a.Length, b.Length];
-    }
-
-    private static string QuoteIfNeeded(string v) =>
-        v.Length > 0 && (v[0] == '"' || double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || v is "true" or "false")
-            ? v : "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
-
     private static Experiment M(Experiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
     private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
@@ -229,13 +176,6 @@ public static class ExperimentFile
     private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
     private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };
     private static Experiment J(Experiment e, Func<JudgeSpec, JudgeSpec> f) => C(e, c => c with { Judge = f(c.Judge) });
-
-    private static double Pos(HoconValue v, string key)
-    {
-        double x = Dbl(v, key);
-        if (x <= 0) throw new ConfigError($"{key}: must be > 0, got {x}");
-        return x;
-    }
 
     private static IReadOnlyList<RewardSpecDto> RewardList(HoconValue v, string key)
     {
@@ -262,45 +202,7 @@ public static class ExperimentFile
         return list;
     }
 
-    private static string Raw(HoconValue v, string key)
-    {
-        if (v.IsArray()) throw new ConfigError($"{key}: expected a single value, got a list");
-        return v.GetString() ?? throw new ConfigError($"{key}: missing value");
-    }
-
-    private static string Str(HoconValue v, string key) => Raw(v, key);
-
-    private static long Long(HoconValue v, string key, long min)
-    {
-        string s = Raw(v, key);
-        if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x)) throw new ConfigError($"{key}: expected an integer, got '{s}'");
-        if (x < min) throw new ConfigError($"{key}: must be >= {min}, got {x}");
-        return x;
-    }
-
-    private static int Int(HoconValue v, string key, int min)
-    {
-        long x = Long(v, key, min);
-        if (x > int.MaxValue) throw new ConfigError($"{key}: {x} is too large");
-        return (int)x;
-    }
-
-    private static double Dbl(HoconValue v, string key)
-    {
-        string s = Raw(v, key);
-        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !double.IsFinite(x))
-            throw new ConfigError($"{key}: expected a number, got '{s}'");
-        return x;
-    }
-
-    private static bool Bool(HoconValue v, string key) => Raw(v, key) switch
-    {
-        "true" or "on" or "yes" => true,
-        "false" or "off" or "no" => false,
-        var s => throw new ConfigError($"{key}: expected true or false, got '{s}'"),
-    };
-
-    private static LossAggregation Agg(HoconValue v, string key) => Raw(v, key) switch
+    private static LossAggregation Agg(HoconValue v, string key) => Str(v, key) switch
     {
         "token-mean" => LossAggregation.TokenMean,
         "sequence-mean" => LossAggregation.SequenceMean,

@@ -1,0 +1,177 @@
+using System.Globalization;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+
+namespace RlActors.Host.Configuration;
+
+/// <summary>One key an experiment file of some kind may set: its dotted name, its meaning, and how it changes the parsed record.</summary>
+/// <typeparam name="T">The parsed experiment record.</typeparam>
+/// <param name="Name">Dotted key, e.g. <c>grpo.steps</c>.</param>
+/// <param name="Doc">Meaning, printed by <c>rlactors keys</c>.</param>
+/// <param name="Set">Applies a value; the string is the key as named in error messages (origin and key).</param>
+public sealed record ConfigKey<T>(string Name, string Doc, Func<T, HoconValue, string, T> Set);
+
+/// <summary>
+/// Reading HOCON experiment files against a table of keys: command-line overrides, unknown keys (with a suggestion),
+/// and typed values. Every problem is a <see cref="ConfigError"/> naming the origin and the key.
+/// </summary>
+public static class ConfigReader
+{
+    /// <summary>
+    /// Parses <paramref name="text"/> with <paramref name="overrides"/> ("key=value", each a key of <paramref name="table"/>)
+    /// appended, and applies every key to <paramref name="start"/>. Returns the record and the effective text (the file's
+    /// text plus the overrides: what a store records so that a resume rebuilds exactly this experiment).
+    /// </summary>
+    public static (T Value, string EffectiveText) Apply<T>(string text, string origin, IReadOnlyList<string> overrides,
+        IReadOnlyList<ConfigKey<T>> table, T start, string kindNote = "")
+    {
+        var extra = new List<string>();
+        foreach (var o in overrides)
+        {
+            int eq = o.IndexOf('=');
+            if (eq <= 0) throw new ConfigError($"--set expects key=value (got '{o}')");
+            string key = o[..eq].Trim();
+            if (table.All(k => k.Name != key)) throw new ConfigError($"--set {key}: unknown key{kindNote}{Suggest(key, table)}");
+            extra.Add($"{key} = {QuoteIfNeeded(o[(eq + 1)..].Trim())}");
+        }
+        var config = ParseHocon(text + "\n" + string.Join("\n", extra), origin);
+        var value = start;
+        if (config.Root is not null && config.Root.IsObject())
+        {
+            foreach (var (key, v) in Flatten(config.Root, ""))
+            {
+                var entry = table.FirstOrDefault(k => k.Name == key)
+                    ?? throw new ConfigError($"{origin}: unknown key '{key}'{kindNote}{Suggest(key, table)}");
+                value = entry.Set(value, v, $"{origin}: {key}");
+            }
+        }
+        string effective = extra.Count == 0 ? text : text + "\n# command-line overrides\n" + string.Join("\n", extra) + "\n";
+        return (value, effective);
+    }
+
+    /// <summary>The value of the top-level string key <paramref name="key"/> of <paramref name="text"/> (the last
+    /// <c>--set key=...</c> of <paramref name="overrides"/> wins), or null when neither sets it or the text is not HOCON
+    /// (the full parse then reports that).</summary>
+    public static string? Peek(string text, IReadOnlyList<string> overrides, string key)
+    {
+        var set = overrides.LastOrDefault(o => o.IndexOf('=') is > 0 and var eq && o[..eq].Trim() == key);
+        if (set is not null) return Unquote(set[(set.IndexOf('=') + 1)..].Trim());
+        try
+        {
+            var config = ConfigurationFactory.ParseString(text);
+            return config.HasPath(key) && config.GetValue(key) is { } v && !v.IsObject() && !v.IsArray() ? v.GetString() : null;
+        }
+        catch (Exception) { return null; }
+    }
+
+    /// <summary>An experiment name must be usable as a folder name: non-empty, no spaces, no invalid file-name characters.</summary>
+    public static void CheckName(string name, string origin)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(' '))
+            throw new ConfigError($"{origin}: name must be a non-empty file name without spaces (got '{name}')");
+    }
+
+    private static string Unquote(string v) => v.Length >= 2 && v[0] == '"' && v[^1] == '"' ? v[1..^1] : v;
+
+    private static Config ParseHocon(string text, string origin)
+    {
+        try { return ConfigurationFactory.ParseString(text); }
+        catch (Exception e) { throw new ConfigError($"{origin}: not valid HOCON: {e.Message}"); }
+    }
+
+    private static IEnumerable<(string Key, HoconValue Value)> Flatten(HoconValue value, string prefix)
+    {
+        foreach (var (k, v) in value.GetObject().Items)
+        {
+            string key = prefix.Length == 0 ? k : prefix + "." + k;
+            if (v.IsObject()) foreach (var inner in Flatten(v, key)) yield return inner;
+            else yield return (key, v);
+        }
+    }
+
+    private static string Suggest<T>(string key, IReadOnlyList<ConfigKey<T>> table)
+    {
+        var near = table.Select(k => k.Name).OrderBy(n => Levenshtein(n, key)).First();
+        return Levenshtein(near, key) <= 3 ? $" (did you mean '{near}'?)" : "; run 'rlactors keys' to list the keys";
+    }
+
+    private static int Levenshtein(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+
+    private static string QuoteIfNeeded(string v) =>
+        v.Length > 0 && (v[0] == '"' || v[0] == '[' || double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || v is "true" or "false")
+            ? v : "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    private static string Raw(HoconValue v, string key)
+    {
+        if (v.IsArray()) throw new ConfigError($"{key}: expected a single value, got a list");
+        return v.GetString() ?? throw new ConfigError($"{key}: missing value");
+    }
+
+    /// <summary>A string.</summary>
+    public static string Str(HoconValue v, string key) => Raw(v, key);
+
+    /// <summary>An integer of at least <paramref name="min"/>.</summary>
+    public static long Long(HoconValue v, string key, long min)
+    {
+        string s = Raw(v, key);
+        if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x)) throw new ConfigError($"{key}: expected an integer, got '{s}'");
+        if (x < min) throw new ConfigError($"{key}: must be >= {min}, got {x}");
+        return x;
+    }
+
+    /// <summary>A 32-bit integer of at least <paramref name="min"/>.</summary>
+    public static int Int(HoconValue v, string key, int min)
+    {
+        long x = Long(v, key, min);
+        if (x > int.MaxValue) throw new ConfigError($"{key}: {x} is too large");
+        return (int)x;
+    }
+
+    /// <summary>A finite number.</summary>
+    public static double Dbl(HoconValue v, string key)
+    {
+        string s = Raw(v, key);
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !double.IsFinite(x))
+            throw new ConfigError($"{key}: expected a number, got '{s}'");
+        return x;
+    }
+
+    /// <summary>A number above 0.</summary>
+    public static double Pos(HoconValue v, string key)
+    {
+        double x = Dbl(v, key);
+        if (x <= 0) throw new ConfigError($"{key}: must be > 0, got {x}");
+        return x;
+    }
+
+    /// <summary>true/on/yes or false/off/no.</summary>
+    public static bool Bool(HoconValue v, string key) => Raw(v, key) switch
+    {
+        "true" or "on" or "yes" => true,
+        "false" or "off" or "no" => false,
+        var s => throw new ConfigError($"{key}: expected true or false, got '{s}'"),
+    };
+
+    /// <summary>One of the names of <paramref name="choices"/>.</summary>
+    public static TValue OneOf<TValue>(HoconValue v, string key, IReadOnlyDictionary<string, TValue> choices)
+    {
+        string s = Raw(v, key);
+        return choices.TryGetValue(s, out var x) ? x : throw new ConfigError($"{key}: expected {string.Join(", ", choices.Keys)}, got '{s}'");
+    }
+
+    /// <summary>A list of integers of at least <paramref name="min"/>, e.g. <c>[784, 128, 10]</c>.</summary>
+    public static int[] IntList(HoconValue v, string key, int min)
+    {
+        if (!v.IsArray()) throw new ConfigError($"{key}: expected a list of integers, e.g. [784, 128, 10]");
+        return v.GetArray().Select((x, i) => Int(x, $"{key}[{i}]", min)).ToArray();
+    }
+}
