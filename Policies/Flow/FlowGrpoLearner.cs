@@ -87,33 +87,18 @@ public sealed class FlowGrpoLearner : IDisposable
         }
 
         // 1-2. Flatten every trained transition with its advantage and weight.
-        int n = groups.Sum(g => g.Transitions);
-        var xs = new float[n * d];
-        var nexts = new float[n * d];
-        var ts = new float[n];
-        var dts = new float[n];
-        var sigmas = new float[n];
-        var classes = new long[n];
-        var oldLogp = new float[n];
+        using var outer = NewDisposeScope();
+        var batch = FlowTransitions.Build(groups, Policy.Device);
+        int n = batch.Count, row = 0, lowStd = 0;
         var adv = new float[n];
         var weights = new float[n];
-        int row = 0, lowStd = 0;
         foreach (var g in groups)
         {
             var a = Advantages(g.Rewards, Options.StdFloor, Options.StdEpsilon, Options.AdvantageClip);
             if (a.Std < Options.StdFloor) lowStd++;
-            int s = g.StepsPerMember;
             for (int m = 0; m < g.Members; m++)
-                for (int j = 0; j < s; j++, row++)
+                for (int j = 0; j < g.StepsPerMember; j++, row++)
                 {
-                    int src = m * s + j;
-                    Array.Copy(g.States, src * d, xs, row * d, d);
-                    Array.Copy(g.Next, src * d, nexts, row * d, d);
-                    ts[row] = g.Times[j];
-                    dts[row] = g.Dts[j];
-                    sigmas[row] = (float)FlowMath.Sigma(g.Times[j], g.NoiseLevel, g.Steps);
-                    classes[row] = g.Class;
-                    oldLogp[row] = g.OldLogProbs[src];
                     adv[row] = a.Advantages[m];
                     weights[row] = (float)Weight(g, j);
                 }
@@ -121,14 +106,7 @@ public sealed class FlowGrpoLearner : IDisposable
 
         var device = Policy.Device;
         Policy.train();
-        using var outer = NewDisposeScope();
-        var x = tensor(xs, [n, d]).to(device);
-        var xNext = tensor(nexts, [n, d]).to(device);
-        var t = tensor(ts, [n, 1]).to(device);
-        var dt = tensor(dts, [n, 1]).to(device);
-        var sigma = tensor(sigmas, [n, 1]).to(device);
-        var c = tensor(classes).to(device);
-        var oldLp = tensor(oldLogp).to(device);
+        var (x, xNext, t, dt, sigma, c, oldLp) = (batch.X, batch.XNext, batch.T, batch.Dt, batch.Sigma, batch.Classes, batch.OldLogProbs);
         var advT = tensor(adv).to(device);
         var w = tensor(weights).to(device);
         long nfe = 0;
@@ -199,6 +177,21 @@ public sealed class FlowGrpoLearner : IDisposable
         return new FlowUpdateResult(metrics, nfe);
     }
 
+    /// <summary>
+    /// log p_model(x_{t+Δt} | x_t) of every trained transition of <paramref name="group"/> ([Members·S], member-major), without
+    /// gradient: the same computation the learner uses for its ratios, so under the sampling model it reproduces
+    /// <see cref="FlowRolloutGroup.OldLogProbs"/> (up to float rounding).
+    /// </summary>
+    public static float[] LogProbs(VelocityField model, FlowRolloutGroup group, LogProbReduction reduction = LogProbReduction.Sum)
+    {
+        group.Validate(requireRewards: false);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var b = FlowTransitions.Build([group], model.Device);
+        var step = FlowMath.SdeStep(b.X, model.call(b.X, b.T, b.Classes), b.T, b.Dt, b.Sigma, null, b.XNext, reduction);
+        return step.LogProb.cpu().data<float>().ToArray();
+    }
+
     private double TotalGradNorm()
     {
         double ss = 0;
@@ -235,5 +228,41 @@ public sealed class FlowGrpoLearner : IDisposable
     {
         optimizer.Dispose();
         Reference?.Dispose();
+    }
+}
+
+/// <summary>Every trained transition of some groups as tensors (rows group after group, member-major, then trained step).</summary>
+internal sealed record FlowTransitions(int Count, Tensor X, Tensor XNext, Tensor T, Tensor Dt, Tensor Sigma, Tensor Classes, Tensor OldLogProbs)
+{
+    /// <summary>Builds the tensors in the current dispose scope; σ_t is recomputed from t with the group's own a and T.</summary>
+    public static FlowTransitions Build(IReadOnlyList<FlowRolloutGroup> groups, Device device)
+    {
+        int d = groups[0].Dim, n = groups.Sum(g => g.Transitions), row = 0;
+        var xs = new float[n * d];
+        var nexts = new float[n * d];
+        var ts = new float[n];
+        var dts = new float[n];
+        var sigmas = new float[n];
+        var classes = new long[n];
+        var oldLogp = new float[n];
+        foreach (var g in groups)
+        {
+            if (g.Dim != d) throw new ArgumentException($"flow group {g.GroupId} has dimension {g.Dim}, the first group {d}");
+            int s = g.StepsPerMember;
+            for (int m = 0; m < g.Members; m++)
+                for (int j = 0; j < s; j++, row++)
+                {
+                    int src = m * s + j;
+                    Array.Copy(g.States, src * d, xs, row * d, d);
+                    Array.Copy(g.Next, src * d, nexts, row * d, d);
+                    ts[row] = g.Times[j];
+                    dts[row] = g.Dts[j];
+                    sigmas[row] = (float)FlowMath.Sigma(g.Times[j], g.NoiseLevel, g.Steps);
+                    classes[row] = g.Class;
+                    oldLogp[row] = g.OldLogProbs[src];
+                }
+        }
+        return new FlowTransitions(n, tensor(xs, [n, d]).to(device), tensor(nexts, [n, d]).to(device), tensor(ts, [n, 1]).to(device),
+            tensor(dts, [n, 1]).to(device), tensor(sigmas, [n, 1]).to(device), tensor(classes).to(device), tensor(oldLogp).to(device));
     }
 }
