@@ -122,10 +122,12 @@ public sealed class FlowRlTrainer : IDisposable
 
     /// <summary>
     /// The learner's part of a step: trains on scored groups sampled by the current policy, adds their sampling cost to
-    /// <see cref="Nfe"/>, and counts the step. Returns the metrics, with the step's reward mean and std.
+    /// <see cref="Nfe"/>, and counts the step. Groups are put in <see cref="FlowRolloutGroup.GroupId"/> order first, so the
+    /// update does not depend on the order in which explorers answered. Returns the metrics, with the step's reward mean and std.
     /// </summary>
     public Dictionary<string, double> TrainOn(IReadOnlyList<FlowRolloutGroup> groups)
     {
+        groups = groups.OrderBy(g => g.GroupId).ToList();
         var update = learner.Update(groups);
         Nfe += groups.Sum(g => g.Nfe) + update.Nfe;
         StepsDone++;

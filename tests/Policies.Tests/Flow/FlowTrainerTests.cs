@@ -126,5 +126,34 @@ public class FlowTrainerTests(TinyFlow flow) : IClassFixture<TinyFlow>
         Assert.Throws<ArgumentException>(() => FlowObjectiveExtensions.ParseObjective("grpo"));
     }
 
+    [Fact]
+    public void The_evidence_runner_returns_a_reward_curve_against_steps_and_evaluations()
+    {
+        var options = new FlowGrpoOptions { Objective = FlowObjective.FlowGrpo, PromptsPerStep = 2, GroupSize = 4 };
+        var curve = FlowEvidence.RunCurve(TinyFlow.Config, flow.Weights, options, flow.Reward,
+            new FlowCurveOptions { Steps = 4, EvalEvery = 2, EvalPerClass = 16, Threshold = 0 });
+
+        Assert.Equal([0L, 2, 4], curve.Points.Select(p => p.Step));
+        Assert.Equal(0, curve.Points[0].Nfe);
+        Assert.Equal(2L * (2 * 4 * 10) * 2, curve.Points[1].Nfe); // 2 steps × (80 sampling + 80 training evaluations)
+        Assert.Equal(0L, curve.StepsToThreshold);
+        Assert.Equal(FlowObjective.FlowGrpo, curve.Objective);
+        Assert.Empty(curve.Points[0].TrainMetrics);
+        Assert.Equal(4, curve.Points[2].TrainMetrics[FlowMetrics.Step]);
+    }
+
+    [Fact]
+    public void The_learner_does_not_depend_on_the_order_in_which_groups_arrive()
+    {
+        var options = new FlowGrpoOptions { PromptsPerStep = 4, GroupSize = 3 };
+        using var a = Trainer(options);
+        using var b = Trainer(options);
+        var groups = a.Plan(0).Select(a.ExploreAndScore).ToList();
+        var ma = a.TrainOn(groups);
+        var mb = b.TrainOn(Enumerable.Reverse(groups).ToList());
+        Assert.Equal(ma[FlowMetrics.Loss], mb[FlowMetrics.Loss]);
+        Assert.Equal(a.Policy.SaveWeights(), b.Policy.SaveWeights());
+    }
+
     private FlowRlTrainer Trainer(FlowGrpoOptions options) => new(TinyFlow.Config, flow.Weights, options, flow.Reward);
 }
