@@ -121,7 +121,7 @@ public static class LibraryRun
     /// <summary>Everything the SFT result depends on, hashed: seed, device, model shape, task and SFT options.</summary>
     private static string SftKey(RlvrOptions o)
     {
-        string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount);
+        string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..24];
     }
 }

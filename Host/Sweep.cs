@@ -13,9 +13,12 @@ namespace RlActors.Host;
 public static class Sweep
 {
     /// <summary>
-    /// Runs every experiment for every seed, then writes one report per experiment and, with several experiments,
-    /// a comparison (<paramref name="comparison"/>.md and PNGs). SFT results are cached per seed in runs/sft-cache,
-    /// so experiments that differ only after SFT start from the same checkpoint. Returns the exit code.
+    /// Runs every experiment for every seed (seed by seed, so a partial sweep already compares every experiment) and
+    /// rewrites the reports after each seed: one per experiment and, with several experiments, a comparison
+    /// (<paramref name="comparison"/>.md and PNGs). Runs live in runs/sweep-&lt;name&gt;/&lt;experiment&gt;/seed-N; a run
+    /// that finished before with the same file text, overrides and seed is reused, so an interrupted sweep continues
+    /// where it stopped (delete the folder to start over). SFT results are cached per seed in runs/sft-cache, so
+    /// experiments that differ only after SFT start from the same checkpoint. Returns the exit code.
     /// </summary>
     public static async Task<int> Execute(IReadOnlyList<string> paths, IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides, string reportDir,
         string? comparison, TextWriter log, CancellationToken ct)
@@ -25,33 +28,43 @@ public static class Sweep
         var exps = paths.Select(p => ExperimentFile.Load(p, overrides)).ToList(); // validate everything before running anything
         var dup = exps.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ConfigError($"two experiment files have the name '{dup.Key}'; names label the comparison, make them distinct");
-        string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        var all = new List<(Experiment Exp, string Path, List<SeedResult> Results)>();
-        for (int i = 0; i < exps.Count; i++)
+        string name = comparison ?? string.Join("-vs-", exps.Select(e => e.Name));
+        string sweepRoot = Path.Combine("runs", $"sweep-{name}");
+        var results = exps.Select(_ => new List<SeedResult>()).ToList();
+        foreach (var seed in seeds)
         {
-            string runsRoot = Path.Combine("runs", $"sweep-{exps[i].Name}-{stamp}");
-            var results = new List<SeedResult>();
-            foreach (var seed in seeds)
+            for (int i = 0; i < exps.Count; i++)
             {
-                string dir = Path.Combine(runsRoot, $"seed-{seed}");
-                log.WriteLine($"=== {exps[i].Name} seed {seed} -> {dir}");
-                int code = await LibraryRun.Execute(paths[i], [.. overrides, $"seed={seed}"], dir, log, ct, Path.Combine("runs", "sft-cache"));
-                if (code != 0) return code;
-                results.Add(SeedResult.Read(seed, dir));
+                string dir = Path.Combine(sweepRoot, exps[i].Name, $"seed-{seed}");
+                string key = RunKey(paths[i], overrides, seed);
+                string keyFile = Path.Combine(dir, "sweep.key");
+                if (File.Exists(keyFile) && File.ReadAllText(keyFile) == key && File.Exists(Path.Combine(dir, "summary.json")))
+                    log.WriteLine($"=== {exps[i].Name} seed {seed}: done before, reusing {dir}");
+                else
+                {
+                    if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); // unfinished or from another configuration
+                    log.WriteLine($"=== {exps[i].Name} seed {seed} -> {dir}");
+                    int code = await LibraryRun.Execute(paths[i], [.. overrides, $"seed={seed}"], dir, log, ct, Path.Combine("runs", "sft-cache"));
+                    if (code != 0) return code;
+                    File.WriteAllText(keyFile, key);
+                }
+                results[i].Add(SeedResult.Read(seed, dir));
             }
             Directory.CreateDirectory(reportDir);
-            Write(exps[i], paths[i], seeds, overrides, results, reportDir);
-            log.WriteLine($"report: {Path.Combine(reportDir, exps[i].Name + ".md")}");
-            all.Add((exps[i], paths[i], results));
-        }
-        if (all.Count > 1)
-        {
-            string name = comparison ?? string.Join("-vs-", exps.Select(e => e.Name));
-            WriteComparison(name, all, seeds, overrides, reportDir);
-            log.WriteLine($"comparison: {Path.Combine(reportDir, name + ".md")}");
+            var done = seeds.TakeWhile(s => s != seed).Append(seed).ToList();
+            for (int i = 0; i < exps.Count; i++)
+                Write(exps[i], paths[i], done, overrides, results[i], reportDir);
+            if (exps.Count > 1)
+                WriteComparison(name, exps.Select((e, i) => (e, paths[i], results[i])).ToList(), done, overrides, reportDir);
+            log.WriteLine($"reports after seed {seed}: {Path.Combine(reportDir, (exps.Count > 1 ? name : exps[0].Name) + ".md")}");
         }
         return 0;
     }
+
+    /// <summary>What a finished run of the sweep depends on: the experiment file's text, the overrides and the seed.</summary>
+    private static string RunKey(string path, IReadOnlyList<string> overrides, ulong seed) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            string.Join("\n", [File.ReadAllText(path), .. overrides, seed.ToString(CultureInfo.InvariantCulture)]))));
 
     /// <summary>Mean held-out accuracy per evaluation step over seeds (steps every seed evaluated).</summary>
     private static (double[] Steps, double[] Mean, double[] Sd) MeanCurve(List<SeedResult> results)

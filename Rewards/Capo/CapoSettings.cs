@@ -22,24 +22,8 @@ public sealed record JudgeSpec
     public double Correlation { get; init; }
     /// <summary>noisy-oracle: seed of the flips.</summary>
     public ulong Seed { get; init; }
-    /// <summary>openai: base URL ending in /v1, e.g. http://127.0.0.1:8000/v1.</summary>
-    public string? BaseUrl { get; init; }
-    /// <summary>openai: model name.</summary>
-    public string? Model { get; init; }
-    /// <summary>openai: name of the environment variable holding the API key (null: no Authorization header).</summary>
-    public string? ApiKeyEnv { get; init; }
-    /// <summary>openai: sampling temperature.</summary>
-    public double Temperature { get; init; } = 0.7;
-    /// <summary>openai: most tokens per critique.</summary>
-    public int MaxTokens { get; init; } = 1024;
-    /// <summary>openai: ask for several critiques with <c>n</c> in one request (false: parallel requests).</summary>
-    public bool UseN { get; init; } = true;
-    /// <summary>openai: per-request timeout in seconds.</summary>
-    public double TimeoutSeconds { get; init; } = 60;
-    /// <summary>openai: retries on 429 and 5xx.</summary>
-    public int MaxRetries { get; init; } = 3;
-    /// <summary>openai: most requests in flight per judge.</summary>
-    public int MaxConcurrency { get; init; } = 8;
+    /// <summary>openai: the server, model, key variable, sampling and retry settings.</summary>
+    public OpenAiJudgeOptions OpenAi { get; init; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key (as <c>capo.judge.*</c>).</summary>
     public void Validate()
@@ -50,26 +34,31 @@ public sealed record JudgeSpec
         if (Correlation is < 0 or > 1) throw new ArgumentException($"capo.judge.correlation must be in [0, 1] (got {Correlation})");
         if (Type == "openai")
         {
-            if (string.IsNullOrWhiteSpace(BaseUrl) || !Uri.TryCreate(BaseUrl, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-                throw new ArgumentException($"capo.judge.base-url must be an http(s) URL such as http://127.0.0.1:8000/v1 (got '{BaseUrl}')");
-            if (string.IsNullOrWhiteSpace(Model)) throw new ArgumentException("capo.judge.model is required for the openai judge");
+            try { OpenAi.Validate(); }
+            catch (ArgumentException e)
+            {
+                string key = e.ParamName is { } p && OpenAiKeys.TryGetValue(p, out var k) ? k : "capo.judge";
+                throw new ArgumentException($"{key}: {e.Message.Split(" (Parameter")[0]}");
+            }
         }
-        if (TimeoutSeconds <= 0) throw new ArgumentException($"capo.judge.timeout must be > 0 (got {TimeoutSeconds})");
-        if (MaxRetries < 0) throw new ArgumentException($"capo.judge.max-retries must be >= 0 (got {MaxRetries})");
-        if (MaxConcurrency < 1) throw new ArgumentException($"capo.judge.concurrency must be >= 1 (got {MaxConcurrency})");
-        if (MaxTokens < 1) throw new ArgumentException($"capo.judge.max-tokens must be >= 1 (got {MaxTokens})");
     }
+
+    /// <summary>The config key of each <see cref="OpenAiJudgeOptions"/> property.</summary>
+    public static readonly IReadOnlyDictionary<string, string> OpenAiKeys = new Dictionary<string, string>
+    {
+        [nameof(OpenAiJudgeOptions.BaseUrl)] = "capo.judge.base-url", [nameof(OpenAiJudgeOptions.Model)] = "capo.judge.model",
+        [nameof(OpenAiJudgeOptions.ApiKeyEnv)] = "capo.judge.api-key-env", [nameof(OpenAiJudgeOptions.Temperature)] = "capo.judge.temperature",
+        [nameof(OpenAiJudgeOptions.MaxTokens)] = "capo.judge.max-tokens", [nameof(OpenAiJudgeOptions.TimeoutSeconds)] = "capo.judge.timeout",
+        [nameof(OpenAiJudgeOptions.MaxRetries)] = "capo.judge.max-retries", [nameof(OpenAiJudgeOptions.BackoffSeconds)] = "capo.judge.backoff",
+        [nameof(OpenAiJudgeOptions.MaxBackoffSeconds)] = "capo.judge.max-backoff", [nameof(OpenAiJudgeOptions.MaxConcurrency)] = "capo.judge.concurrency",
+    };
 
     /// <summary>Builds the judge (dispose it when it is <see cref="IDisposable"/>).</summary>
     public IGenPrmJudge Create() => Type switch
     {
         "oracle" => new OracleJudge(),
         "noisy-oracle" => new NoisyOracleJudge(FalsePositiveRate, FalseNegativeRate, Correlation, Seed),
-        "openai" => new OpenAiJudge(new OpenAiJudgeOptions
-        {
-            BaseUrl = BaseUrl!, Model = Model!, ApiKeyEnv = ApiKeyEnv, Temperature = Temperature, MaxTokens = MaxTokens,
-            UseN = UseN, TimeoutSeconds = TimeoutSeconds, MaxRetries = MaxRetries, MaxConcurrency = MaxConcurrency,
-        }),
+        "openai" => new OpenAiJudge(OpenAi),
         _ => throw new ArgumentException($"capo.judge.type must be one of {string.Join(", ", Types)} (got '{Type}')"),
     };
 
