@@ -6,10 +6,30 @@ namespace RlActors.Host.Tests;
 /// SIGINT and SIGTERM stop <c>run</c> at a step boundary: the last completed step is checkpointed through the store,
 /// the journal says "stopped", the exit code is the signal's, and <c>resume</c> ends bitwise like an uninterrupted run.
 /// </summary>
-public class GracefulStopTests
+public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : IClassFixture<GracefulStopTests.Uninterrupted>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
     private const int Steps = 30;
+
+    /// <summary>The same experiment run without interruption, once for the class (its name does not change its numbers).</summary>
+    public sealed class Uninterrupted : IAsyncLifetime
+    {
+        private readonly TempFolder dir = new();
+        public string WeightsSha256 { get; private set; } = "";
+        public List<double> Losses { get; private set; } = [];
+
+        public async Task InitializeAsync()
+        {
+            string name = $"whole-{Guid.NewGuid():N}"[..14];
+            dir.Write("whole.conf", Config(name));
+            await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
+                Experiments.AssertSucceeded(run);
+            WeightsSha256 = (await Show(dir, name)).GetProperty("weights_sha256").GetString()!;
+            Losses = Experiments.ReadJsonLines(dir[$"runs/{name}/metrics.jsonl"]).Select(r => r["loss"].GetDouble()).ToList();
+        }
+
+        public Task DisposeAsync() { dir.Dispose(); return Task.CompletedTask; }
+    }
 
     // No periodic checkpoint before the end: the checkpoint found after the stop can only be the one the stop took.
     private static string Config(string name) => Experiments.Tiny(name, $$"""
@@ -32,12 +52,8 @@ public class GracefulStopTests
     {
         using var dir = new TempFolder();
         string suffix = Guid.NewGuid().ToString("N")[..8];
-        string whole = $"whole-{suffix}", stopped = $"stopped-{suffix}";
-        dir.Write("whole.conf", Config(whole));
+        string stopped = $"stopped-{suffix}";
         dir.Write("stopped.conf", Config(stopped));
-
-        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
-            Experiments.AssertSucceeded(run);
 
         await using (var victim = CliProcess.Start(dir.Path, "run", "stopped.conf"))
         {
@@ -68,15 +84,13 @@ public class GracefulStopTests
             Assert.Contains($"resuming experiment {stopped} after step {step}", resume.Output);
         }
 
-        var a = await Show(dir, whole);
         var b = await Show(dir, stopped);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(Steps, b.GetProperty("step").GetInt64());
-        Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
+        Assert.Equal(reference.WeightsSha256, b.GetProperty("weights_sha256").GetString());
         var steps = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), steps);
-        var wholeLoss = Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
         var stoppedLoss = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
-        Assert.Equal(wholeLoss, stoppedLoss);
+        Assert.Equal(reference.Losses, stoppedLoss);
     }
 }
