@@ -63,6 +63,9 @@ public static class ClusterRun
         long from = checkpoint?.Step ?? 0;
         if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; {exp.FromScratch}");
 
+        // The single-writer lease comes before any file is touched: a second host must not rewrite a running host's files.
+        StoreSupport.AcquireLease(store, a.Name, log);
+
         // metrics.jsonl gets each step exactly once: the steps up to the checkpoint come from the journal, the rest are redone.
         // eval.jsonl keeps the evaluations up to the checkpoint; later ones are redone too.
         string dir = Path.Combine("runs", a.Name);
@@ -89,17 +92,7 @@ public static class ClusterRun
         bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
-        string owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
-        var lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
-        if (!lease.Acquired && StoreSupport.HolderIsDeadLocalProcess(lease.Holder.Owner))
-        {
-            // The last writer was a process of this machine that no longer runs (killed): its lease is stale.
-            log.WriteLine($"taking over the lease of {lease.Holder.Owner}, which no longer runs");
-            store.ReleaseLease(exp.Name, lease.Holder.Owner);
-            lease = store.TryAcquireLease(exp.Name, owner, StoreSupport.LeaseTtl);
-        }
-        if (!lease.Acquired)
-            throw new ConfigError($"experiment '{exp.Name}' is being run by {lease.Holder.Owner} (lease until {lease.Holder.ExpiresAt:u}); one writer at a time");
+        string owner = StoreSupport.AcquireLease(store, exp.Name, log); // resume holds it already: then this renews it
         using var renew = new Timer(_ => store.RenewLease(exp.Name, owner, StoreSupport.LeaseTtl), null, StoreSupport.LeaseTtl / 3, StoreSupport.LeaseTtl / 3);
 
         bool createdDir = !Directory.Exists(dir);
