@@ -22,6 +22,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     private readonly List<(long Step, double Value)> evalCurve = new();
     private readonly System.Diagnostics.Stopwatch watch = System.Diagnostics.Stopwatch.StartNew();
     private readonly object gate = new();
+    private DateTime lastDrawn = DateTime.MinValue;
     private double? sftAccuracy;
     private double? finalAccuracy;
 
@@ -121,7 +122,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         lock (gate)
         {
             File.WriteAllBytes(Path.Combine(dir, "policy.weights"), finalWeights);
-            DrawCurves();
+            DrawCurves(force: true);
             if (sftAccuracy is double s && finalAccuracy is double f)
                 Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
             else if (evalCurve.Count > 0)
@@ -155,15 +156,19 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     {
         lock (gate)
         {
-            DrawCurves();
+            DrawCurves(force: true);
             Write($"stopped ({reason}) after step {step} of {totalSteps}");
         }
         Completion.TrySetResult(StoppedOnRequest);
     }
 
-    private void DrawCurves()
+    private static readonly TimeSpan RedrawInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>Redraws curves.png: at most every <see cref="RedrawInterval"/> while the run goes (drawing costs ~0.1 s), always when <paramref name="force"/>d.</summary>
+    private void DrawCurves(bool force = false)
     {
-        if (curve.Count == 0) return;
+        if (curve.Count == 0 || (!force && DateTime.UtcNow - lastDrawn < RedrawInterval)) return;
+        lastDrawn = DateTime.UtcNow;
         try
         {
             var plot = new ScottPlot.Plot();

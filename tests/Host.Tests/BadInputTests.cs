@@ -156,7 +156,7 @@ public sealed class BadInputTests
 
     /// <summary>Runs the command; asserts exit code 2, a single <c>error:</c> line containing every culprit, nothing
     /// on standard output and no change in <paramref name="dir"/>.</summary>
-    private static async Task AssertBadInput(TempFolder dir, string[] culprits, params string[] args)
+    internal static async Task AssertBadInput(TempFolder dir, string[] culprits, params string[] args)
     {
         var before = dir.Entries();
         await using var cli = await CliProcess.RunAsync(dir.Path, Timeout, args);
