@@ -73,9 +73,20 @@ public static class FlowEvidence
     public static FlowCurve RunCurve(VelocityFieldConfig config, byte[] pretrained, FlowGrpoOptions options, FlowReward reward,
         FlowCurveOptions curve, Action<FlowCurvePoint>? progress = null)
     {
+        curve.Validate(); // before the model is built
+        return RunCurve(new FlowRlTrainer(config, pretrained, options, reward), curve, progress);
+    }
+
+    /// <summary>
+    /// As <see cref="RunCurve(VelocityFieldConfig, byte[], FlowGrpoOptions, FlowReward, FlowCurveOptions, Action{FlowCurvePoint}?)"/>
+    /// for a trainer built by the caller (any architecture); the trainer is disposed at the end.
+    /// </summary>
+    public static FlowCurve RunCurve(FlowRlTrainer trainerToOwn, FlowCurveOptions curve, Action<FlowCurvePoint>? progress = null)
+    {
+        using var trainer = trainerToOwn;
         curve.Validate();
+        var options = trainer.Options;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var trainer = new FlowRlTrainer(config, pretrained, options, reward);
         var points = new List<FlowCurvePoint>();
         long? stepsAt = null, nfeAt = null;
         IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();

@@ -34,14 +34,14 @@ public sealed class FlowGrpoLearner : IDisposable
     private readonly Adam optimizer;
 
     /// <summary>The trained policy.</summary>
-    public VelocityField Policy { get; }
+    public FlowVelocityModel Policy { get; }
     /// <summary>The frozen reference (a copy of the policy as it was when the learner was built), when β &gt; 0.</summary>
-    public VelocityField? Reference { get; }
+    public FlowVelocityModel? Reference { get; }
     /// <summary>Hyperparameters.</summary>
     public FlowGrpoOptions Options { get; }
 
     /// <summary>Wraps <paramref name="policy"/> (not owned: the caller disposes it); the reference is a frozen copy of it as it is now.</summary>
-    public FlowGrpoLearner(VelocityField policy, FlowGrpoOptions options)
+    public FlowGrpoLearner(FlowVelocityModel policy, FlowGrpoOptions options)
     {
         options.Validate();
         Policy = policy;
@@ -78,12 +78,12 @@ public sealed class FlowGrpoLearner : IDisposable
     public FlowUpdateResult Update(IReadOnlyList<FlowRolloutGroup> groups)
     {
         if (groups.Count == 0) throw new ArgumentException("no groups to train on");
-        int d = Policy.Config.Dim;
+        int d = Policy.Dim;
         foreach (var g in groups)
         {
             g.Validate();
             if (g.Dim != d) throw new ArgumentException($"flow group {g.GroupId} has dimension {g.Dim}, the policy {d}");
-            if ((uint)g.Class >= (uint)Policy.Config.Classes) throw new ArgumentException($"flow group {g.GroupId} has class {g.Class}, the policy knows {Policy.Config.Classes}");
+            if ((uint)g.Class >= (uint)Policy.Classes) throw new ArgumentException($"flow group {g.GroupId} has class {g.Class}, the policy knows {Policy.Classes}");
         }
 
         // 1-2. Flatten every trained transition with its advantage and weight.
@@ -182,7 +182,7 @@ public sealed class FlowGrpoLearner : IDisposable
     /// gradient: the same computation the learner uses for its ratios, so under the sampling model it reproduces
     /// <see cref="FlowRolloutGroup.OldLogProbs"/> (up to float rounding).
     /// </summary>
-    public static float[] LogProbs(VelocityField model, FlowRolloutGroup group, LogProbReduction reduction = LogProbReduction.Sum)
+    public static float[] LogProbs(FlowVelocityModel model, FlowRolloutGroup group, LogProbReduction reduction = LogProbReduction.Sum)
     {
         group.Validate(requireRewards: false);
         using var _ = no_grad();

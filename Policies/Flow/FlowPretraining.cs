@@ -36,11 +36,11 @@ public sealed record FlowPretrainOptions
 public static class FlowPretraining
 {
     /// <summary>Trains <paramref name="model"/> in place. Returns the loss of every step.</summary>
-    public static double[] Train(VelocityField model, FlowDataSampler data, FlowPretrainOptions options, Action<int, double>? progress = null)
+    public static double[] Train(FlowVelocityModel model, FlowDataSampler data, FlowPretrainOptions options, Action<int, double>? progress = null)
     {
         options.Validate();
         var device = model.Device;
-        int d = model.Config.Dim, b = options.BatchSize;
+        int d = model.Dim, b = options.BatchSize;
         var losses = new double[options.Steps];
         using var opt = optim.Adam(model.parameters(), options.LearningRate);
         model.train();
@@ -49,7 +49,7 @@ public static class FlowPretraining
             using var scope = NewDisposeScope();
             var rng = SplitMix64.Derive(options.Seed, step);
             var classes = new int[b];
-            for (int i = 0; i < b; i++) classes[i] = rng.NextInt32(model.Config.Classes);
+            for (int i = 0; i < b; i++) classes[i] = rng.NextInt32(model.Classes);
             var x0Data = data(classes, rng);
             if (x0Data.Length != b * d) throw new ArgumentException($"the data sampler returned {x0Data.Length} values for {b} points of dimension {d}");
             using var gen = new Generator(rng.NextUInt64());

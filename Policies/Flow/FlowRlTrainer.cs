@@ -34,7 +34,7 @@ public sealed class FlowRlTrainer : IDisposable
     private readonly FlowGrpoLearner learner;
 
     /// <summary>The trained policy (owned by the trainer).</summary>
-    public VelocityField Policy { get; }
+    public FlowVelocityModel Policy { get; }
     /// <summary>Hyperparameters.</summary>
     public FlowGrpoOptions Options { get; }
     /// <summary>RL steps completed.</summary>
@@ -45,18 +45,29 @@ public sealed class FlowRlTrainer : IDisposable
     public FlowGrpoLearner Learner => learner;
 
     /// <summary>
-    /// Starts from the weights <paramref name="initialWeights"/> (e.g. a pretrained model's <see cref="VelocityField.SaveWeights"/>)
-    /// of a model shaped <paramref name="config"/>; the KL reference is that starting model.
+    /// Starts from the weights <paramref name="initialWeights"/> (e.g. a pretrained model's <see cref="FlowVelocityModel.SaveWeights"/>)
+    /// of an MLP shaped <paramref name="config"/>; the KL reference is that starting model.
     /// </summary>
     public FlowRlTrainer(VelocityFieldConfig config, byte[] initialWeights, FlowGrpoOptions options, FlowReward reward)
+        : this(WithWeights(new VelocityField(config, 0), initialWeights), options, reward) { }
+
+    /// <summary>Trains <paramref name="policy"/> (any architecture; the trainer owns and disposes it) as it is now; the KL
+    /// reference is a frozen copy of it.</summary>
+    public FlowRlTrainer(FlowVelocityModel policy, FlowGrpoOptions options, FlowReward reward)
     {
         options.Validate();
         Options = options;
         this.reward = reward;
-        Policy = new VelocityField(config, 0);
-        Policy.LoadWeights(initialWeights);
+        Policy = policy;
         Policy.eval();
         learner = new FlowGrpoLearner(Policy, options);
+    }
+
+    private static FlowVelocityModel WithWeights(FlowVelocityModel model, byte[] weights)
+    {
+        try { model.LoadWeights(weights); }
+        catch { model.Dispose(); throw; }
+        return model;
     }
 
     /// <summary>The groups of step <paramref name="step"/>: P specs with their class, branch step (or full SDE), size and seed.
@@ -81,7 +92,7 @@ public sealed class FlowRlTrainer : IDisposable
         {
             long index = step * p + g;
             var rng = SplitMix64.Derive(SplitMix64.Stream(Options.Seed, PlanStream), index);
-            int cls = rng.NextInt32(Policy.Config.Classes);
+            int cls = rng.NextInt32(Policy.Classes);
             ulong seed = rng.NextUInt64();
             int k = FlowGroupSpec.FullSde;
             if (Options.Objective.Branches())
@@ -153,10 +164,10 @@ public sealed class FlowRlTrainer : IDisposable
         Evaluate(Policy, reward, perClass, seed, steps ?? Options.EvalSteps);
 
     /// <summary>Mean ODE reward of any model (e.g. the pretrained one): see <see cref="EvaluateOdeReward"/>.</summary>
-    public static FlowEvaluation Evaluate(VelocityField model, FlowReward reward, int perClass, ulong seed, int steps)
+    public static FlowEvaluation Evaluate(FlowVelocityModel model, FlowReward reward, int perClass, ulong seed, int steps)
     {
         if (perClass < 1) throw new ArgumentOutOfRangeException(nameof(perClass), perClass, "perClass must be >= 1");
-        int k = model.Config.Classes, d = model.Config.Dim;
+        int k = model.Classes, d = model.Dim;
         var classes = Enumerable.Range(0, k).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
         var samples = FlowSampler.OdeSamples(model, classes, seed, steps);
         var perClassMean = new double[k];

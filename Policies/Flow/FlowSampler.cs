@@ -21,7 +21,7 @@ public sealed record FlowSamplingOptions
 }
 
 /// <summary>
-/// Samplers of a <see cref="VelocityField"/>: the deterministic Euler ODE (evaluation, and the main path of
+/// Samplers of a <see cref="FlowVelocityModel"/>: the deterministic Euler ODE (evaluation, and the main path of
 /// TempFlow-GRPO) and the explorer that produces a <see cref="FlowRolloutGroup"/>. Everything runs without gradient and
 /// draws only from generators seeded by the caller, so an explorer given (class, branch step, seed) returns the same
 /// group wherever it runs (same thread count, same build).
@@ -30,7 +30,7 @@ public static class FlowSampler
 {
     /// <summary>Integrates the ODE from <paramref name="x1"/> ([B, D], t = 1) to t = 0 in <paramref name="steps"/> Euler steps.
     /// Returns x_0 [B, D]; costs B·steps model evaluations.</summary>
-    public static Tensor Ode(VelocityField model, Tensor x1, Tensor classes, int steps)
+    public static Tensor Ode(FlowVelocityModel model, Tensor x1, Tensor classes, int steps)
     {
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 1");
         using var _ = no_grad();
@@ -46,13 +46,13 @@ public static class FlowSampler
     }
 
     /// <summary>ODE samples as (x0, y0, …) for the given classes, from initial noise drawn with a generator seeded by <paramref name="seed"/>.</summary>
-    public static float[] OdeSamples(VelocityField model, ReadOnlySpan<int> classes, ulong seed, int steps)
+    public static float[] OdeSamples(FlowVelocityModel model, ReadOnlySpan<int> classes, ulong seed, int steps)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         using var gen = new Generator(seed);
         var device = model.Device;
-        var x1 = randn([classes.Length, model.Config.Dim], generator: gen).to(device);
+        var x1 = randn([classes.Length, model.Dim], generator: gen).to(device);
         var c = tensor(classes.ToArray().Select(v => (long)v).ToArray(), dtype: int64).to(device);
         return Ode(model, x1, c, steps).cpu().data<float>().ToArray();
     }
@@ -68,11 +68,11 @@ public static class FlowSampler
     /// </list>
     /// The result has no rewards yet (<see cref="FlowRolloutGroup.WithRewards"/>).
     /// </summary>
-    public static FlowRolloutGroup Explore(VelocityField model, FlowGroupSpec spec, FlowSamplingOptions options, long policyVersion = 0)
+    public static FlowRolloutGroup Explore(FlowVelocityModel model, FlowGroupSpec spec, FlowSamplingOptions options, long policyVersion = 0)
     {
         options.Validate();
-        int steps = options.Steps, d = model.Config.Dim, k = spec.BranchStep, members = spec.Members;
-        if ((uint)spec.Class >= (uint)model.Config.Classes) throw new ArgumentOutOfRangeException(nameof(spec), spec.Class, $"class must be in [0, {model.Config.Classes})");
+        int steps = options.Steps, d = model.Dim, k = spec.BranchStep, members = spec.Members;
+        if ((uint)spec.Class >= (uint)model.Classes) throw new ArgumentOutOfRangeException(nameof(spec), spec.Class, $"class must be in [0, {model.Classes})");
         if (members < 1) throw new ArgumentOutOfRangeException(nameof(spec), members, "a group needs at least 1 member");
         if (k != FlowGroupSpec.FullSde && (k < 0 || k >= steps)) throw new ArgumentOutOfRangeException(nameof(spec), k, $"branch step must be in [0, {steps}) or {FlowGroupSpec.FullSde}");
 

@@ -43,17 +43,15 @@ public sealed record VelocityFieldConfig
 }
 
 /// <summary>
-/// A conditional velocity field v_θ(x, t, c) for flow matching on vectors: an MLP on [x, sinusoidal features of t,
-/// a learned embedding of class c] with SiLU activations. Convention (rectified flow, as in Flow-GRPO):
-/// x_t = (1 − t)·x_0 + t·ε with data x_0 at t = 0 and noise ε ~ N(0, I) at t = 1, and v = dx_t/dt = ε − x_0; sampling
-/// integrates from t = 1 to t = 0 with Δt &lt; 0. Field order is part of the checkpoint format.
+/// The conditional velocity field for vectors (<see cref="FlowVelocityModel"/> explains the convention): an MLP on
+/// [x, sinusoidal features of t, a learned embedding of class c] with SiLU activations. Field order is part of the
+/// checkpoint format.
 /// </summary>
-public sealed class VelocityField : Module<Tensor, Tensor, Tensor, Tensor>
+public sealed class VelocityField : FlowVelocityModel
 {
     private readonly Embedding classEmbed;
     private readonly ModuleList<Linear> hidden;
     private readonly Linear output;
-    private readonly float[] frequencies; // ω_j, a constant (not a parameter, not saved)
 
     /// <summary>The model's shape.</summary>
     public VelocityFieldConfig Config { get; }
@@ -70,11 +68,18 @@ public sealed class VelocityField : Module<Tensor, Tensor, Tensor, Tensor>
             .Select(i => Linear(i == 0 ? input : config.Hidden, config.Hidden)).ToArray());
         output = Linear(config.Hidden, config.Dim);
         RegisterComponents();
-        int half = config.TimeFeatures / 2;
-        frequencies = Enumerable.Range(0, half).Select(j => half == 1 ? 1f : (float)Math.Pow(100.0, (double)j / (half - 1))).ToArray();
         Initialise(initSeed);
         if (device is not null && device.type != DeviceType.CPU) this.to(device);
     }
+
+    /// <inheritdoc />
+    public override int Dim => Config.Dim;
+    /// <inheritdoc />
+    public override int Classes => Config.Classes;
+    /// <inheritdoc />
+    public override string Shape => Config.ToString();
+    /// <inheritdoc />
+    protected override FlowVelocityModel CreateSameShape() => new VelocityField(Config, 0);
 
     private void Initialise(long seed)
     {
@@ -90,53 +95,13 @@ public sealed class VelocityField : Module<Tensor, Tensor, Tensor, Tensor>
         }
     }
 
-    /// <summary>Device the parameters live on.</summary>
-    public Device Device => output.weight!.device;
-
     /// <summary>The velocity v_θ(x, t, c): <paramref name="x"/> [B, D] float, <paramref name="t"/> [B] or [B, 1] float in [0, 1],
     /// <paramref name="classes"/> [B] int64. Returns [B, D].</summary>
     public override Tensor forward(Tensor x, Tensor t, Tensor classes)
     {
         using var scope = NewDisposeScope();
-        var angles = t.reshape(-1, 1).to_type(x.dtype) * tensor(frequencies, dtype: x.dtype, device: x.device).unsqueeze(0);
-        var h = cat([x, angles.sin(), angles.cos(), classEmbed.call(classes)], 1);
+        var h = cat([x, TimeFeatures(t, Config.TimeFeatures, x.dtype), classEmbed.call(classes)], 1);
         foreach (var layer in hidden) h = functional.silu(layer.call(h));
         return output.call(h).MoveToOuterDisposeScope();
-    }
-
-    private int savedSize; // size of the last SaveWeights: the next one writes into a buffer of that size
-
-    /// <summary>Serialises the weights (TorchSharp's format) into bytes.</summary>
-    public byte[] SaveWeights()
-    {
-        using var ms = new MemoryStream(savedSize);
-        save(ms);
-        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
-        savedSize = written.Count;
-        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
-    }
-
-    /// <summary>Loads weights saved by <see cref="SaveWeights"/>; weights of another shape throw <see cref="InvalidDataException"/> naming this shape.</summary>
-    public void LoadWeights(byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        try { load(ms); }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException or IOException)
-        {
-            throw new InvalidDataException($"velocity-field weights do not fit a model of shape {Config}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Copies the weights of <paramref name="other"/> (same shape) into this model.</summary>
-    public void CopyWeightsFrom(VelocityField other) => LoadWeights(other.SaveWeights());
-
-    /// <summary>A frozen copy (no gradients, eval mode) of this model, e.g. the reference of the KL penalty.</summary>
-    public VelocityField FrozenCopy()
-    {
-        var copy = new VelocityField(Config, 0, Device);
-        copy.CopyWeightsFrom(this);
-        copy.eval();
-        foreach (var p in copy.parameters()) p.requires_grad = false;
-        return copy;
     }
 }
