@@ -114,20 +114,32 @@ public static class Sweep
                       $"Held-out greedy accuracy on {all[0].Exp.Options.EvalProblems} fixed problems; ± is the standard deviation over seeds; " +
                       "'start + 3' is the first evaluated step where the seed-mean accuracy is at least 3 points above its start.");
         sb.AppendLine();
-        sb.AppendLine("| experiment | after SFT | final | gain (points) | vs first | start + 3 at step | s/run |");
+        sb.AppendLine($"| experiment | after SFT | final | gain (points) | final − {all[0].Exp.Name}, paired by seed | start + 3 at step | s/run |");
         sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
-        double? baseline = null;
+        static (double Mean, double Sd) Stats(double[] xs)
+        {
+            double m = xs.Average();
+            return (m, xs.Length > 1 ? Math.Sqrt(xs.Sum(x => (x - m) * (x - m)) / (xs.Length - 1)) : 0);
+        }
+        var firstBySeed = all[0].Results.ToDictionary(r => r.Seed, r => 100 * r.FinalAccuracy);
         foreach (var (exp, _, results) in all)
         {
-            var gains = results.Select(r => 100 * (r.FinalAccuracy - r.SftAccuracy)).ToArray();
-            double g = gains.Average(), sdG = gains.Length > 1 ? Math.Sqrt(gains.Sum(x => (x - g) * (x - g)) / (gains.Length - 1)) : 0;
-            var finals = results.Select(r => 100 * r.FinalAccuracy).ToArray();
-            double f = finals.Average(), sdF = finals.Length > 1 ? Math.Sqrt(finals.Sum(x => (x - f) * (x - f)) / (finals.Length - 1)) : 0;
-            baseline ??= f;
+            var (g, sdG) = Stats(results.Select(r => 100 * (r.FinalAccuracy - r.SftAccuracy)).ToArray());
+            var (f, sdF) = Stats(results.Select(r => 100 * r.FinalAccuracy).ToArray());
+            var paired = results.Where(r => firstBySeed.ContainsKey(r.Seed)).Select(r => 100 * r.FinalAccuracy - firstBySeed[r.Seed]).ToArray();
+            var (d, sdD) = paired.Length > 0 ? Stats(paired) : (0, 0);
             var (x, mean, _) = MeanCurve(results);
             int hit = Array.FindIndex(mean, m => m >= mean[0] + 3);
-            sb.AppendLine(string.Create(inv, $"| {exp.Name} | {results.Average(r => 100 * r.SftAccuracy):F1}% | {f:F1} ± {sdF:F1}% | {g:+0.0;-0.0} ± {sdG:F1} | {f - baseline.Value:+0.0;-0.0} | {(hit < 0 ? "never" : x[hit].ToString("0", inv))} | {results.Average(r => r.Seconds):F0} |"));
+            sb.AppendLine(string.Create(inv, $"| {exp.Name} | {results.Average(r => 100 * r.SftAccuracy):F1}% | {f:F1} ± {sdF:F1}% | {g:+0.0;-0.0} ± {sdG:F1} | {d:+0.0;-0.0} ± {sdD:F1} ({paired.Count(v => v > 0)}/{paired.Length} seeds above) | {(hit < 0 ? "never" : x[hit].ToString("0", inv))} | {results.Average(r => r.Seconds):F0} |"));
         }
+        sb.AppendLine();
+        sb.AppendLine("Final held-out accuracy per seed (SFT accuracy in brackets; the same for every experiment of a seed):");
+        sb.AppendLine();
+        sb.AppendLine("| seed | " + string.Join(" | ", all.Select(a => a.Exp.Name)) + " |");
+        sb.AppendLine("| --- |" + string.Concat(all.Select(_ => " --- |")));
+        foreach (var r0 in all[0].Results)
+            sb.AppendLine(string.Create(inv, $"| {r0.Seed} ({100 * r0.SftAccuracy:F1}%) | ") +
+                          string.Join(" | ", all.Select(a => a.Results.FirstOrDefault(r => r.Seed == r0.Seed) is { } r ? (100 * r.FinalAccuracy).ToString("F1", inv) + "%" : "")) + " |");
         sb.AppendLine();
         sb.AppendLine($"![held-out accuracy]({png})");
         sb.AppendLine();
