@@ -8,7 +8,7 @@ namespace RlActors.Host;
 /// <summary>
 /// Records the experiment's life in the store as it happens: every completed step, finish and failure as journal
 /// events, and every learner checkpoint in the checkpoint store (off the actor thread) followed by its
-/// CheckpointSaved event. Everything else goes to the wrapped observer (files, progress).
+/// CheckpointSaved event (and CheckpointPruned for the older ones it deletes). Everything else goes to the wrapped observer (files, progress).
 /// </summary>
 public sealed class PersistingObserver(IExperimentObserver inner, IActorRef journal, CheckpointStore store, string name, int keepLast) : IExperimentObserver
 {
@@ -61,7 +61,12 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
                 inner.Log($"warning: the checkpoint of step {step} could not be saved to {store.Location}: {e.GetType().Name}: {e.Message}");
                 return;
             }
-            try { if (keepLast > 0) store.Prune(name, keepLast); }
+            try
+            {
+                if (keepLast > 0)
+                    foreach (var pruned in store.Prune(name, keepLast))
+                        journal.Tell(new ExperimentJournal.Record(new CheckpointPruned(pruned, DateTime.UtcNow)));
+            }
             catch (Exception e) { inner.Log($"warning: pruning old checkpoints of '{name}' failed: {e.Message}"); }
         });
     }

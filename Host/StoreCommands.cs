@@ -64,6 +64,7 @@ public static class StoreCommands
             ["name"] = s.Name, ["status"] = s.Status.ToString().ToLowerInvariant(), ["step"] = s.Step, ["total_steps"] = s.TotalSteps,
             ["policy_version"] = s.PolicyVersion, ["weights_sha256"] = checkpoint?.WeightsSha256,
             ["checkpoint"] = latest is null ? null : new Dictionary<string, object> { ["id"] = latest.Info.CheckpointId, ["step"] = latest.Info.Step, ["sha256"] = latest.Info.Sha256, ["size"] = latest.Info.Size },
+            ["checkpoints"] = s.Checkpoints.Select(c => new Dictionary<string, object> { ["id"] = c.Id, ["step"] = c.Step }).ToList(),
             ["metrics"] = s.LastMetrics, ["config_sha256"] = s.ConfigSha256, ["seed"] = s.Seed, ["code_version"] = s.CodeVersion,
             ["resumes"] = s.Resumes, ["failure"] = s.Status == ExperimentStatus.Failed ? s.FailureReason : null,
             ["stopped_by"] = s.Status == ExperimentStatus.Stopped ? s.FailureReason : null, ["last_update"] = s.LastUpdate,

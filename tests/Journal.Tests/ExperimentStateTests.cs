@@ -125,6 +125,22 @@ public sealed class ExperimentStateTests
     }
 
     [Fact]
+    public void A_pruned_checkpoint_leaves_the_record_and_the_last_one_is_chosen_again()
+    {
+        var s = ExperimentState.From([Started(), Step(2), Checkpoint(2), Step(4), Checkpoint(4), Step(6), Checkpoint(6)]);
+        var pruned = s.Apply(new CheckpointPruned("ckpt-000002", At(70)));
+        Assert.Equal(["ckpt-000004", "ckpt-000006"], pruned.Checkpoints.Select(c => c.Id));
+        Assert.Equal("ckpt-000006", pruned.LastCheckpoint!.Id);
+        Assert.Equal(At(70), pruned.LastUpdate);
+        Assert.Same(pruned, pruned.Apply(new CheckpointPruned("ckpt-000002", At(71)))); // already gone
+        Assert.Same(pruned, pruned.Apply(new CheckpointPruned("never-recorded", At(72))));
+
+        var newestGone = pruned.Apply(new CheckpointPruned("ckpt-000006", At(73)));
+        Assert.Equal("ckpt-000004", newestGone.LastCheckpoint!.Id);
+        Assert.Null(newestGone.Apply(new CheckpointPruned("ckpt-000004", At(74))).LastCheckpoint);
+    }
+
+    [Fact]
     public void A_stop_on_request_is_a_status_of_its_own_that_a_resume_clears()
     {
         var s = ExperimentState.From([Started(), Step(1), Step(2), Checkpoint(2)]);
@@ -164,7 +180,7 @@ public sealed class ExperimentStateTests
         Assert.Equal(20, a.TotalSteps);
         Assert.Equal(0.125, a.LastMetrics["loss"]);
         Assert.Equal(1, a.Resumes);
-        Assert.Equal(2, a.Checkpoints.Count);
+        Assert.Equal("ckpt-000004", Assert.Single(a.Checkpoints).Id); // ckpt-000002 was pruned
         Assert.NotEqual(a, a.Apply(Step(5)));
     }
 

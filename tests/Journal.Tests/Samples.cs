@@ -29,6 +29,7 @@ internal static class Samples
         new TotalStepsChanged(20, At(41)),
         Step(3, loss: 9), // recomputed after the resume: ignored
         Step(4), Checkpoint(4),
+        new CheckpointPruned("ckpt-000002", At(44)),
         new ExperimentStopped(4, "SIGTERM", At(45)),
         new ExperimentFinished(At(50)),
     ];

@@ -17,6 +17,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
         ["exp.started.v1"] = Started(),
         ["exp.step.v1"] = Step(3),
         ["exp.checkpoint.v1"] = Checkpoint(4),
+        ["exp.checkpoint-pruned.v1"] = new CheckpointPruned("step-00000100", At(4)),
         ["exp.total-steps.v1"] = new TotalStepsChanged(long.MaxValue, At(5)),
         ["exp.finished.v1"] = new ExperimentFinished(At(6)),
         ["exp.failed.v1"] = new ExperimentFailed("learner: \"NaN\" loss ✗", At(7)),
@@ -42,6 +43,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
         ["exp.finished.v1"] = ("80E3B122474DDF48", new ExperimentFinished(new DateTime(2026, 11, 28, 12, 0, 3, DateTimeKind.Utc))),
         ["exp.failed.v1"] = ("0178007A4A23474DDF48", new ExperimentFailed("x", new DateTime(2026, 11, 28, 12, 0, 4, DateTimeKind.Utc))),
         ["exp.resumed.v1"] = ("020000000000000001688010E323474DDF48", new ExperimentResumed(2, "h", new DateTime(2026, 11, 28, 12, 0, 5, DateTimeKind.Utc))),
+        ["exp.checkpoint-pruned.v1"] = ("02636800D4AC25474DDF48", new CheckpointPruned("ch", new DateTime(2026, 11, 28, 12, 0, 8, DateTimeKind.Utc))),
         ["exp.stopped.v1"] = ("0700000000000000075349475445524D803D1425474DDF48", new ExperimentStopped(7, "SIGTERM", new DateTime(2026, 11, 28, 12, 0, 7, DateTimeKind.Utc))),
         ["exp.started.v1"] = ("016E01630173070000000000000001760A0000000000000000A77B24474DDF48", new ExperimentStarted("n", "c", "s", 7, "v", 10, new DateTime(2026, 11, 28, 12, 0, 6, DateTimeKind.Utc))),
     };
@@ -81,7 +83,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
     public void Manifests_are_fixed_strings_not_type_names_and_cover_every_event_type()
     {
         var eventTypes = typeof(IExperimentEvent).Assembly.GetTypes().Where(t => t.IsClass && typeof(IExperimentEvent).IsAssignableFrom(t)).ToList();
-        Assert.Equal(8, eventTypes.Count);
+        Assert.Equal(9, eventTypes.Count);
         foreach (var t in eventTypes) Assert.True(ExperimentEventSerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest");
         foreach (var (type, manifest) in ExperimentEventSerializer.Manifests)
         {

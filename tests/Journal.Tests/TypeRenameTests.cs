@@ -63,7 +63,7 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
         Assert.Equal(events.Select(e => ExperimentEventSerializer.Manifests[e.GetType()]), rows.Select(r => (string?)r["manifest"]));
         Assert.Equal(
             ["exp.started.v1", "exp.step.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.step.v1", "exp.failed.v1", "exp.resumed.v1",
-             "exp.total-steps.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.stopped.v1", "exp.finished.v1"],
+             "exp.total-steps.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.checkpoint-pruned.v1", "exp.stopped.v1", "exp.finished.v1"],
             rows.Select(r => (string?)r["manifest"]));
         Assert.All(rows, r =>
         {
@@ -96,7 +96,7 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
             await bare.Terminate().WaitAsync(T);
         }
 
-        // 5. A fresh ActorSystem recovers the same state (from the snapshot at 10 and events 11..12), and with events only.
+        // 5. A fresh ActorSystem recovers the same state (from the snapshot at 10 and events 11..13), and with events only.
         using (var kit = new PersistenceKit(db, output, name: "reader"))
         {
             var probe = kit.Probe();

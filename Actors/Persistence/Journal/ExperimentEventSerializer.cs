@@ -29,6 +29,8 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     public const string StepManifest = "exp.step.v1";
     /// <summary>Manifest of <see cref="CheckpointSaved"/>.</summary>
     public const string CheckpointManifest = "exp.checkpoint.v1";
+    /// <summary>Manifest of <see cref="CheckpointPruned"/>.</summary>
+    public const string CheckpointPrunedManifest = "exp.checkpoint-pruned.v1";
     /// <summary>Manifest of <see cref="TotalStepsChanged"/>.</summary>
     public const string TotalStepsManifest = "exp.total-steps.v1";
     /// <summary>Manifest of <see cref="ExperimentFinished"/>.</summary>
@@ -52,7 +54,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     public static readonly IReadOnlyDictionary<Type, string> Manifests = new Dictionary<Type, string>
     {
         [typeof(ExperimentStarted)] = StartedManifest, [typeof(StepCompleted)] = StepManifest,
-        [typeof(CheckpointSaved)] = CheckpointManifest, [typeof(TotalStepsChanged)] = TotalStepsManifest,
+        [typeof(CheckpointSaved)] = CheckpointManifest, [typeof(CheckpointPruned)] = CheckpointPrunedManifest, [typeof(TotalStepsChanged)] = TotalStepsManifest,
         [typeof(ExperimentFinished)] = FinishedManifest, [typeof(ExperimentFailed)] = FailedManifest,
         [typeof(ExperimentResumed)] = ResumedManifest, [typeof(ExperimentStopped)] = StoppedManifest, [typeof(ExperimentState)] = StateManifest,
         [typeof(ExperimentJournal.Record)] = RecordManifest, [typeof(ExperimentJournal.Recorded)] = RecordedManifest,
@@ -129,6 +131,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
                 WriteTime(w, e.At); break;
             case StepCompleted e: w.Write(e.Step); w.Write(e.PolicyVersion); WriteMetrics(w, e.Metrics); WriteTime(w, e.At); break;
             case CheckpointSaved e: w.Write(e.Step); w.Write(e.CheckpointId); w.Write(e.Sha256); w.Write(e.Size); WriteTime(w, e.At); break;
+            case CheckpointPruned e: w.Write(e.CheckpointId); WriteTime(w, e.At); break;
             case TotalStepsChanged e: w.Write(e.TotalSteps); WriteTime(w, e.At); break;
             case ExperimentFinished e: WriteTime(w, e.At); break;
             case ExperimentFailed e: w.Write(e.Reason); WriteTime(w, e.At); break;
@@ -162,6 +165,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
         StartedManifest => new ExperimentStarted(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadUInt64(), r.ReadString(), r.ReadInt64(), ReadTime(r)),
         StepManifest => new StepCompleted(r.ReadInt64(), r.ReadInt64(), ReadMetrics(r), ReadTime(r)),
         CheckpointManifest => new CheckpointSaved(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadInt64(), ReadTime(r)),
+        CheckpointPrunedManifest => new CheckpointPruned(r.ReadString(), ReadTime(r)),
         TotalStepsManifest => new TotalStepsChanged(r.ReadInt64(), ReadTime(r)),
         FinishedManifest => new ExperimentFinished(ReadTime(r)),
         FailedManifest => new ExperimentFailed(r.ReadString(), ReadTime(r)),

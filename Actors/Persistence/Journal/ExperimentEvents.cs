@@ -49,6 +49,14 @@ public sealed record StepCompleted(long Step, long PolicyVersion, IReadOnlyDicti
 /// <param name="At">When.</param>
 public sealed record CheckpointSaved(long Step, string CheckpointId, string Sha256, long Size, DateTime At) : IExperimentEvent;
 
+/// <summary>
+/// A checkpoint recorded by <see cref="CheckpointSaved"/> was deleted from the store (only the last
+/// <c>runtime.keep-checkpoints</c> are kept), so the record lists only checkpoints that a resume can still use.
+/// </summary>
+/// <param name="CheckpointId">The deleted checkpoint's id.</param>
+/// <param name="At">When.</param>
+public sealed record CheckpointPruned(string CheckpointId, DateTime At) : IExperimentEvent;
+
 /// <summary>The experiment's total step count was changed (e.g. <c>resume --steps N</c>).</summary>
 public sealed record TotalStepsChanged(long TotalSteps, DateTime At) : IExperimentEvent;
 

@@ -58,7 +58,7 @@ public sealed record ExperimentState
     public long PolicyVersion { get; init; }
     /// <summary>Metrics of <see cref="Step"/>.</summary>
     public IReadOnlyDictionary<string, double> LastMetrics { get; init; } = ImmutableSortedDictionary<string, double>.Empty.WithComparers(StringComparer.Ordinal);
-    /// <summary>Every recorded checkpoint, in the order recorded (one per id).</summary>
+    /// <summary>Every recorded checkpoint not pruned since, in the order recorded (one per id).</summary>
     public IReadOnlyList<RecordedCheckpoint> Checkpoints { get; init; } = ImmutableList<RecordedCheckpoint>.Empty;
     /// <summary>The checkpoint with the highest step (the latest recorded among equals), if any.</summary>
     public RecordedCheckpoint? LastCheckpoint { get; init; }
@@ -78,7 +78,7 @@ public sealed record ExperimentState
     /// The state after <paramref name="e"/>. Pure. Returns this instance unchanged for an event that changes nothing:
     /// a <see cref="StepCompleted"/> whose step is not above <see cref="Step"/> (so a replayed or recomputed step keeps
     /// its first metrics), a second <see cref="ExperimentStarted"/>, a checkpoint id already recorded, a repeated finish,
-    /// a failure or stop with the reason already recorded, or a total that is already set. A stop of a finished experiment
+    /// a failure or stop with the reason already recorded, a total that is already set, or the pruning of a checkpoint not listed. A stop of a finished experiment
     /// changes nothing either.
     /// </summary>
     public ExperimentState Apply(IExperimentEvent e)
@@ -108,6 +108,16 @@ public sealed record ExperimentState
                     Checkpoints = Checkpoints.ToImmutableList().Add(info),
                     LastCheckpoint = LastCheckpoint is null || info.Step >= LastCheckpoint.Step ? info : LastCheckpoint,
                     LastUpdate = c.At,
+                };
+            case CheckpointPruned p:
+                if (Checkpoints.All(x => x.Id != p.CheckpointId)) return this;
+                var left = Checkpoints.Where(x => x.Id != p.CheckpointId).ToImmutableList();
+                return this with
+                {
+                    Checkpoints = left,
+                    // The highest step, the latest recorded among equals (as CheckpointSaved chooses it).
+                    LastCheckpoint = left.Select((c, i) => (c, i)).OrderByDescending(x => x.c.Step).ThenByDescending(x => x.i).Select(x => x.c).FirstOrDefault(),
+                    LastUpdate = p.At,
                 };
             case TotalStepsChanged t:
                 if (t.TotalSteps == TotalSteps) return this;
