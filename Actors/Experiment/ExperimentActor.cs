@@ -24,11 +24,10 @@ namespace RlActors.Actors.Experiment;
 /// dropped, the learner checkpoints the last completed step, and the observer hears <see cref="IExperimentObserver.Stopped"/>
 /// after that checkpoint was handed to it.
 /// </summary>
-public sealed class ExperimentActor : ReceiveActor, IWithTimers
+public sealed class ExperimentActor : CoordinatorActor, IWithTimers
 {
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly ExperimentSettings settings;
-    private readonly IExperimentObserver observer;
     private readonly IActorRef mediator;
     private readonly IActorRef learner;
     private readonly TaskSpec task;
@@ -39,9 +38,6 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     private readonly HashSet<IActorRef> waiting = new();
     private long version = -1;          // -1 until SFT is done; then the number of trained steps
     private bool training;
-    private bool finishing;
-    private string? stopReason;          // set by Stop: no new work; checkpoint the last completed step, then stop
-    private long checkpointRequested = -1, checkpointReceived = -1;
     private int staleDropped, duplicateDropped;
 
     /// <inheritdoc />
@@ -52,15 +48,6 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new ExperimentActor(settings, observer));
 
     private sealed record Tick;
-
-    /// <summary>
-    /// Stop gracefully (SIGINT, SIGTERM): no new work is handed out, an update in progress completes, the learner's state
-    /// after the last completed step is checkpointed (through <see cref="IExperimentObserver.CheckpointTaken"/>, like
-    /// periodic checkpoints), then <see cref="IExperimentObserver.Stopped"/> is called and the actor stops. Rollouts of
-    /// steps not yet trained on are dropped: a resume samples them again from the same seeds.
-    /// </summary>
-    /// <param name="Reason">Why, for the record (e.g. "SIGTERM").</param>
-    public sealed record Stop(string Reason);
 
     private sealed class SlotWork(int slot, long[] problems)
     {
@@ -82,10 +69,9 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         public bool Dispatched { get; set; }
     }
 
-    public ExperimentActor(ExperimentSettings settings, IExperimentObserver observer)
+    public ExperimentActor(ExperimentSettings settings, IExperimentObserver observer) : base(observer)
     {
         this.settings = settings;
-        this.observer = observer;
         var o = settings.Options;
         task = new TaskSpec(o.Task.MinOps, o.Task.MaxOps, o.Task.OperandDigits, o.Task.Operators, SplitMix64.Stream(o.Seed, 2));
         sampling = new SamplingSpec(o.Grpo.GroupSize, o.Grpo.Temperature, o.Grpo.TopK, o.Grpo.MaxNewTokens);
@@ -105,39 +91,34 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         Receive<ScoringFailed>(f => { if (f.Experiment == settings.Name) Fail($"a reward worker cannot score: {f.Reason}"); });
         Receive<Trained>(OnTrained);
         Receive<Evaluated>(OnEvaluated);
-        Receive<CheckpointTaken>(OnCheckpointTaken);
-        Receive<Stop>(OnStop);
+        Receive<CheckpointTaken>(c => CheckpointArrived(c.Step, c.Checkpoint));
         Receive<Tick>(_ => CheckTimeouts());
         Receive<Terminated>(t => Reassign(t.ActorRef, "left"));
     }
 
-    /// <summary>
-    /// A bug in the coordinator must not silently restart the run (a restart would build a new learner and redo
-    /// SFT, losing the progress): any exception ends the experiment with a message instead.
-    /// </summary>
-    protected override bool AroundReceive(Receive receive, object message)
-    {
-        try { return base.AroundReceive(receive, message); }
-        catch (Exception e)
-        {
-            log.Error(e, "experiment coordinator failed on {0}", message.GetType().Name);
-            Fail($"the experiment coordinator failed on {message.GetType().Name}: {e.Message}");
-            return true;
-        }
-    }
+    /// <inheritdoc />
+    protected override long LastStep => version;
+    /// <inheritdoc />
+    protected override bool StepInProgress => training;
+    /// <inheritdoc />
+    protected override long ResumedStep => settings.ResumeFrom?.Step ?? 0;
+    /// <inheritdoc />
+    protected override string AbandonedBeforeFirstStep => "the SFT warm-up is abandoned";
+    /// <inheritdoc />
+    protected override void AskForCheckpoint(long step) => learner.Tell(new TakeCheckpoint(step));
 
-    /// <summary>The learner is the one child whose failure the experiment cannot absorb: it stops the run.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, TimeSpan.Zero, ex =>
+    /// <summary>Samplers waiting for work hear there is none.</summary>
+    protected override void OnStopping()
     {
-        Fail($"the learner failed: {ex.Message}");
-        return Directive.Stop;
-    });
+        foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
+        waiting.Clear();
+    }
 
     /// <inheritdoc />
     protected override void PreStart()
     {
         mediator.Tell(new Put(Self));
-        observer.Log(settings.ResumeFrom is { } r
+        Observer.Log(settings.ResumeFrom is { } r
             ? $"experiment {settings.Name}: resuming after step {r.Step} (policy version {r.PolicyVersion}, weights sha256 {r.WeightsSha256[..12]}...)"
             : $"experiment {settings.Name}: SFT warm-up ({settings.Options.Sft.Steps} steps) on the learner");
         learner.Tell(new Initialize(settings.ResumeFrom));
@@ -155,10 +136,10 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     {
         version = r.Weights.Version;
         weights[version] = r.Weights;
-        if (settings.ResumeFrom is not null) checkpointRequested = checkpointReceived = version; // that checkpoint is in the store
+        if (settings.ResumeFrom is not null) CheckpointAlreadyStored(version);
         if (settings.ResumeFrom is null)
         {
-            observer.SftDone(r.SftSeconds);
+            Observer.SftDone(r.SftSeconds);
             learner.Tell(new Evaluate("sft", 0));
         }
         if (version >= TotalSteps) { Finish(); return; }
@@ -170,7 +151,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
     /// or with the latest version when it is at most max-staleness versions behind.</summary>
     private void PlanSteps()
     {
-        if (version < 0 || finishing || stopReason is not null) return;
+        if (version < 0 || Finishing || StopReason is not null) return;
         long next = steps.Count == 0 ? version + 1 : steps.Keys.Max() + 1;
         while (next <= TotalSteps && next - 1 - version <= MaxStaleness)
         {
@@ -187,7 +168,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void OnRequestWork(RequestWork r)
     {
-        if (finishing || stopReason is not null) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
+        if (Finishing || StopReason is not null) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
         if (!TryAssign(Sender)) waiting.Add(Sender);
     }
 
@@ -261,7 +242,7 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void TryTrain()
     {
-        if (training || stopReason is not null || !steps.TryGetValue(version + 1, out var step)) return;
+        if (training || StopReason is not null || !steps.TryGetValue(version + 1, out var step)) return;
         if (step.Slots.Any(s => s.Scored is null)) return;
         var groups = new List<ScoredGroup>();
         foreach (var slot in step.Slots.OrderBy(s => s.Slot))
@@ -305,67 +286,23 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
         foreach (var slot in step.Slots) RewardCounters.AddInto(counters, slot.Scored!.Counters);
         foreach (var (key, value) in RewardCounters.ToMetrics(counters)) m[key] = value;
         staleDropped = duplicateDropped = 0;
-        observer.StepCompleted(new StepReport(t.Step, version, m));
+        Observer.StepCompleted(new StepReport(t.Step, version, m));
 
         int every = settings.Options.EvalEvery;
         int checkpointEvery = settings.Runtime.CheckpointEvery;
         // Messages to the learner are handled in order, so this snapshot is taken before the next update.
         if (checkpointEvery > 0 && (version % checkpointEvery == 0 || version >= TotalSteps)) RequestCheckpoint();
         if (version >= TotalSteps) { Finish(); return; }
-        if (stopReason is not null) { StopAfterCheckpoint(); return; }
+        if (StopReason is not null) { StopAfterCheckpoint(); return; }
         if (every > 0 && version % every == 0) learner.Tell(new Evaluate("grpo", version));
         PlanSteps();
         Dispatch();
         TryTrain();
     }
 
-    private void RequestCheckpoint()
-    {
-        if (checkpointRequested == version) return;
-        checkpointRequested = version;
-        learner.Tell(new TakeCheckpoint(version));
-    }
-
-    private void OnCheckpointTaken(CheckpointTaken c)
-    {
-        observer.CheckpointTaken(c.Step, c.Checkpoint);
-        checkpointReceived = Math.Max(checkpointReceived, c.Step);
-        if (stopReason is not null && !finishing && !training && checkpointReceived == version) StopNow();
-    }
-
-    private void OnStop(Stop s)
-    {
-        if (finishing || stopReason is not null) return; // finishing anyway, or already stopping
-        stopReason = s.Reason;
-        foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
-        waiting.Clear();
-        observer.Log(version < 0
-            ? $"stopping ({s.Reason}) before the first step: {(settings.ResumeFrom is null ? "the SFT warm-up is abandoned, nothing to checkpoint" : "the checkpoint it resumed from stays the latest")}"
-            : $"stopping ({s.Reason}) after step {version + (training ? 1 : 0)}{(training ? ", whose update is in progress" : "")}: " +
-              "later steps are dropped and the last completed step is checkpointed");
-        if (version < 0) { StopNow(); return; }  // SFT or the checkpoint load is still running: nothing new to save
-        if (training) return;                    // OnTrained records the step, then stops
-        StopAfterCheckpoint();
-    }
-
-    /// <summary>Asks for the checkpoint of the last completed step unless it was asked for already; stops once it is in hand.</summary>
-    private void StopAfterCheckpoint()
-    {
-        RequestCheckpoint();
-        if (checkpointReceived == version) StopNow();
-    }
-
-    private void StopNow()
-    {
-        finishing = true;
-        long step = Math.Max(version, settings.ResumeFrom?.Step ?? 0);
-        observer.Stopped(step, stopReason!);
-        Context.Stop(Self);
-    }
-
     private void Finish()
     {
-        finishing = true;
+        BeginFinishing();
         foreach (var s in waiting) s.Tell(new NoMoreWork(settings.Name));
         waiting.Clear();
         learner.Tell(new Evaluate("final", version));
@@ -373,10 +310,10 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
 
     private void OnEvaluated(Evaluated e)
     {
-        observer.Evaluated(e.Phase, e.Step, e.Accuracy, e.StepAccuracy, e.Problems);
+        Observer.Evaluated(e.Phase, e.Step, e.Accuracy, e.StepAccuracy, e.Problems);
         if (e.Phase == "final")
         {
-            observer.Finished(weights[version].Bytes);
+            Observer.Finished(weights[version].Bytes);
             Context.Stop(Self);
         }
     }
@@ -411,13 +348,5 @@ public sealed class ExperimentActor : ReceiveActor, IWithTimers
                 slot.Sampler = null;
             }
         Dispatch();
-    }
-
-    private void Fail(string reason)
-    {
-        if (finishing) return;
-        finishing = true;
-        observer.Failed(reason);
-        Context.Stop(Self);
     }
 }
