@@ -136,7 +136,7 @@ public static class ClusterRun
                 return 2;
             }
             var observer = new PersistingObserver(files, journal, store, exp.Name, exp.KeepCheckpoints);
-            var experiment = system.ActorOf(exp.Coordinator(observer, checkpoint), "experiment");
+            var experiment = system.ActorOf(exp.Coordinator(observer, checkpoint, dir, log), "experiment");
             var stopWindow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var reg = ct.Register(() =>
             {

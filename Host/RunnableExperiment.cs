@@ -43,6 +43,9 @@ public interface IRunnableExperiment
     /// <summary>Props of the actor that runs the experiment (its name is "experiment"); it reports to <paramref name="observer"/>
     /// and handles <see cref="ExperimentActor.Stop"/>.</summary>
     Props Coordinator(IExperimentObserver observer, TrainingCheckpoint? resumeFrom);
+    /// <summary>As <see cref="Coordinator(IExperimentObserver, TrainingCheckpoint?)"/>, for a run whose files go to
+    /// <paramref name="outputDir"/> (an experiment that draws more pictures there overrides this).</summary>
+    Props Coordinator(IExperimentObserver observer, TrainingCheckpoint? resumeFrom, string outputDir, TextWriter log) => Coordinator(observer, resumeFrom);
     /// <summary>Checks what only a fresh run needs (e.g. that reward plug-ins load); a <see cref="ConfigError"/> otherwise.</summary>
     void CheckBeforeRun() { }
 }
@@ -59,7 +62,7 @@ public static class RunnableExperiment
 
     /// <summary>
     /// Parses experiment text of any kind with <paramref name="overrides"/> ("key=value") and, when given, a new total of
-    /// <paramref name="steps"/> (grpo.steps for GRPO, ccl.steps for CCL), and checks everything that can be checked before
+    /// <paramref name="steps"/> (grpo.steps for GRPO, ccl.steps for CCL, flow.steps for flow), and checks everything that can be checked before
     /// anything starts (a CCL experiment loads its data set here). Bad input is a <see cref="ConfigError"/>.
     /// </summary>
     public static IRunnableExperiment Parse(string text, string origin, IReadOnlyList<string> overrides, long? steps)
@@ -69,6 +72,7 @@ public static class RunnableExperiment
         return ConfigReader.Peek(text, overrides, "kind") switch
         {
             ExperimentKinds.Ccl => CclRun.Prepare(CclExperimentFile.Parse(text, origin, With("ccl.steps")), origin),
+            ExperimentKinds.Flow => FlowRun.Prepare(FlowExperimentFile.Parse(text, origin, With("flow.steps")), origin),
             _ => new GrpoRun(ExperimentFile.Parse(text, origin, With("grpo.steps"))), // the GRPO parser names a wrong kind
         };
     }
@@ -78,6 +82,7 @@ public static class RunnableExperiment
     [
         (ExperimentKinds.Grpo, "the default: SFT then GRPO on the arithmetic task, on the actor runtime", ExperimentFile.Keys),
         (ExperimentKinds.Ccl, "supervised counter-current learning (or its baselines) on Fashion-MNIST; docs/ccl.md", CclExperimentFile.Keys),
+        (ExperimentKinds.Flow, "Flow-GRPO / TempFlow-GRPO on a flow-matching policy with explorer actors (2-D tasks, Fashion-MNIST 14x14); docs/flow.md", FlowExperimentFile.Keys),
     ];
 }
 

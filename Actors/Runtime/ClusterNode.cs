@@ -7,6 +7,7 @@ using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RlActors.Actors.Capo;
+using RlActors.Actors.Flow;
 using RlActors.Actors.Rewards;
 using RlActors.Actors.Sampling;
 using RlActors.Actors.Serialization;
@@ -24,7 +25,9 @@ public static class Roles
     public const string Reward = "reward";
     /// <summary>Runs GenPRM voter actors (CAPO critiques).</summary>
     public const string Voter = "voter";
-    /// <summary>Every role a node may have.</summary>
+    /// <summary>Runs branch-point trajectory explorer actors (flow experiments).</summary>
+    public const string Explorer = "explorer";
+    /// <summary>The roles of a GRPO host (every role but <see cref="Explorer"/>, which only flow experiments use).</summary>
     public static readonly IReadOnlyList<string> All = [Learner, Sampler, Reward, Voter];
 }
 
@@ -38,8 +41,10 @@ public static class Roles
 /// <param name="SamplersPerNode">Sampler actors to start when the node has the sampler role.</param>
 /// <param name="Device">Torch device of the samplers.</param>
 /// <param name="VotersPerNode">GenPRM voter actors to start when the node has the voter role.</param>
+/// <param name="ExplorersPerNode">Flow explorer actors to start when the node has the explorer role.</param>
 public sealed record NodeOptions(string Hostname, int Port, string? PublicHostname, IReadOnlyList<string> Roles,
-    IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu", int VotersPerNode = 4);
+    IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu", int VotersPerNode = 4,
+    int ExplorersPerNode = 1);
 
 /// <summary>Composes an Akka.Cluster node with Akka.Hosting: remoting, clustering with roles, pub-sub, the binary
 /// protocol serializer, and the actors of the node's worker roles.</summary>
@@ -104,6 +109,13 @@ public static class ClusterNode
                     for (int i = 0; i < o.SamplersPerNode; i++)
                         system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(SamplerActor.Props($"{node}/sampler-{i}", o.Device), "sampler",
                             TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"sampler-{i}");
+                }
+                if (o.Roles.Contains(Roles.Explorer))
+                {
+                    string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";
+                    for (int i = 0; i < o.ExplorersPerNode; i++)
+                        system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(FlowExplorerActor.Props($"{node}/explorer-{i}"), "explorer",
+                            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"explorer-{i}");
                 }
                 configure?.Invoke(system, registry);
             });

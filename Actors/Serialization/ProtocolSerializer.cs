@@ -2,6 +2,8 @@ using Akka.Actor;
 using System.Runtime.Serialization;
 using Akka.Serialization;
 using RlActors.Actors.Protocol;
+using RlActors.Policies.Flow;
+using static RlActors.Actors.Flow.FlowProtocol;
 using static RlActors.Actors.Protocol.CritiqueProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
 using static RlActors.Actors.Protocol.SamplerProtocol;
@@ -30,6 +32,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(NoMoreWork)] = "sp.done", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
         [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored", [typeof(ScoringFailed)] = "r.failed",
         [typeof(CritiqueWork)] = "c.work", [typeof(CritiqueDone)] = "c.done",
+        [typeof(RequestExploration)] = "fx.request", [typeof(ExploreTask)] = "fx.task", [typeof(ExploredGroups)] = "fx.groups",
+        [typeof(FlowWeights)] = "fx.weights", [typeof(GetRewardModel)] = "fx.reward-get", [typeof(RewardModel)] = "fx.reward-model",
     };
 
     /// <inheritdoc />
@@ -90,6 +94,22 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.Write(m.RequestId); w.Write(m.Critiques.Length);
                 foreach (var c in m.Critiques) { w.Write(c.Status); WriteInts(w, c.WrongSteps); WriteNullable(w, c.Detail); }
                 break;
+            case RequestExploration m: w.Write(m.ExplorerId); break;
+            case ExploreTask m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Task); w.Write(m.PolicyVersion);
+                w.Write(m.Groups.Length);
+                foreach (var g in m.Groups) { w.Write(g.Class); w.Write(g.BranchStep); w.Write(g.Members); w.Write(g.Seed); w.Write(g.GroupId); }
+                w.Write(m.Sampling.Steps); w.Write(m.Sampling.NoiseLevel); w.Write((int)m.Sampling.LogProb);
+                w.Write(m.TaskJson); w.Write(m.RewardModelSha256); break;
+            case ExploredGroups m:
+                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Task); w.Write(m.PolicyVersion); w.Write(m.ExplorerId);
+                w.Write(m.Groups.Length);
+                foreach (var g in m.Groups) WriteFlowGroup(w, g);
+                w.Write(m.Seconds); break;
+            case FlowWeights m:
+                w.Write(m.Version); WriteFlowModel(w, m.Model); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
+            case GetRewardModel m: w.Write(m.Sha256); break;
+            case RewardModel m: w.Write(m.Sha256); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
             default: throw new ArgumentException($"cannot serialize {obj.GetType()}");
         }
         w.Flush();
@@ -116,6 +136,12 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "r.failed" => new ScoringFailed(r.ReadString(), r.ReadString()),
             "c.work" => new CritiqueWork(r.ReadString(), r.ReadString(), r.ReadInt64(), ReadLongs(r), r.ReadString(), ReadInts(r), r.ReadString(), r.ReadInt32(), r.ReadInt32()),
             "c.done" => ReadCritiqueDone(r),
+            "fx.request" => new RequestExploration(r.ReadString()),
+            "fx.task" => ReadExploreTask(r),
+            "fx.groups" => ReadExploredGroups(r),
+            "fx.weights" => new FlowWeights(r.ReadInt64(), ReadFlowModel(r), r.ReadBytes(r.ReadInt32())),
+            "fx.reward-get" => new GetRewardModel(r.ReadString()),
+            "fx.reward-model" => new RewardModel(r.ReadString(), r.ReadBytes(r.ReadInt32())),
             _ => throw new SerializationException($"unknown manifest '{manifest}'"),
         };
     }
@@ -162,6 +188,49 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         for (int i = 0; i < critiques.Length; i++) critiques[i] = new CritiqueDto(r.ReadInt32(), ReadInts(r), ReadNullable(r));
         return new CritiqueDone(id, critiques);
     }
+
+    private static ExploreTask ReadExploreTask(BinaryReader r)
+    {
+        string exp = r.ReadString(); long step = r.ReadInt64(); int task = r.ReadInt32(); long version = r.ReadInt64();
+        var specs = new FlowGroupSpec[r.ReadInt32()];
+        for (int i = 0; i < specs.Length; i++) specs[i] = new FlowGroupSpec(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadUInt64(), r.ReadInt64());
+        var sampling = new FlowSamplingOptions { Steps = r.ReadInt32(), NoiseLevel = r.ReadDouble(), LogProb = (LogProbReduction)r.ReadInt32() };
+        return new ExploreTask(exp, step, task, version, specs, sampling, r.ReadString(), r.ReadString());
+    }
+
+    private static ExploredGroups ReadExploredGroups(BinaryReader r)
+    {
+        string exp = r.ReadString(); long step = r.ReadInt64(); int task = r.ReadInt32(); long version = r.ReadInt64(); string explorer = r.ReadString();
+        var groups = new FlowRolloutGroup[r.ReadInt32()];
+        for (int i = 0; i < groups.Length; i++) groups[i] = ReadFlowGroup(r);
+        return new ExploredGroups(exp, step, task, version, explorer, groups, r.ReadDouble());
+    }
+
+    private static void WriteFlowGroup(BinaryWriter w, FlowRolloutGroup g)
+    {
+        w.Write(g.Class); w.Write(g.BranchStep); w.Write(g.Steps); w.Write(g.NoiseLevel); w.Write(g.Dim); w.Write(g.Members);
+        WriteInts(w, g.TrainedSteps); WriteFloats(w, g.Times); WriteFloats(w, g.Dts); WriteFloats(w, g.NoiseWeights);
+        WriteFloats(w, g.States); WriteFloats(w, g.Next); WriteFloats(w, g.OldLogProbs); WriteFloats(w, g.Finals); WriteFloats(w, g.Rewards);
+        w.Write(g.Seed); w.Write(g.GroupId); w.Write(g.PolicyVersion); w.Write(g.Nfe);
+    }
+
+    private static FlowRolloutGroup ReadFlowGroup(BinaryReader r) => new(
+        r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(),
+        ReadInts(r), ReadFloats(r), ReadFloats(r), ReadFloats(r),
+        ReadFloats(r), ReadFloats(r), ReadFloats(r), ReadFloats(r), ReadFloats(r),
+        r.ReadUInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
+
+    private static void WriteFlowModel(BinaryWriter w, FlowModelSpec m)
+    {
+        w.Write((int)m.Architecture); w.Write(m.Dim); w.Write(m.Classes); w.Write(m.Width); w.Write(m.Layers);
+        w.Write(m.TimeFeatures); w.Write(m.ClassEmbedding); w.Write(m.Side);
+    }
+
+    private static FlowModelSpec ReadFlowModel(BinaryReader r) => new()
+    {
+        Architecture = (FlowArchitecture)r.ReadInt32(), Dim = r.ReadInt32(), Classes = r.ReadInt32(), Width = r.ReadInt32(), Layers = r.ReadInt32(),
+        TimeFeatures = r.ReadInt32(), ClassEmbedding = r.ReadInt32(), Side = r.ReadInt32(),
+    };
 
     private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.MinOps); w.Write(t.MaxOps); w.Write(t.OperandDigits); w.Write(t.Operators); w.Write(t.DataSeed); }
     private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadUInt64());

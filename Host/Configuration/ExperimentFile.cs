@@ -40,12 +40,12 @@ public static class ExperimentFile
 {
     private static readonly ConfigKey<Experiment>[] KeyTable =
     [
-        new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section) or ccl (supervised counter-current learning, the keys of the ccl section)",
+        new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section), ccl (supervised counter-current learning, the keys of the ccl section) or flow (Flow-GRPO / TempFlow-GRPO, the keys of the flow section)",
             (e, v, k) => Str(v, k) switch
             {
                 ExperimentKinds.Grpo => e,
-                ExperimentKinds.Ccl => throw new ConfigError($"{k}: this command takes GRPO experiments only; kind = \"ccl\" experiments are run with 'run' and continued with 'resume'"),
-                var s => throw new ConfigError($"{k}: expected {ExperimentKinds.Grpo} or {ExperimentKinds.Ccl}, got '{s}'"),
+                ExperimentKinds.Ccl or ExperimentKinds.Flow => throw new ConfigError($"{k}: this command takes GRPO experiments only; kind = \"{Str(v, k)}\" experiments are run with 'run' and continued with 'resume'"),
+                var s => throw new ConfigError($"{k}: expected {ExperimentKinds.Grpo}, {ExperimentKinds.Ccl} or {ExperimentKinds.Flow}, got '{s}'"),
             }),
         new("name", "experiment name; output goes to runs/<name>/ unless --out is given", (e, v, k) => e with { Name = Str(v, k) }),
         new("seed", "master seed (model init, data order, sampling)", (e, v, k) => e with { Options = e.Options with { Seed = (ulong)Long(v, k, 0) } }),

@@ -7,4 +7,6 @@ public static partial class ExperimentKinds
     public const string Grpo = "grpo";
     /// <summary>Supervised counter-current learning (or its baselines) on Fashion-MNIST.</summary>
     public const string Ccl = "ccl";
+    /// <summary>Flow-GRPO / TempFlow-GRPO on a flow-matching policy, with explorer actors.</summary>
+    public const string Flow = "flow";
 }

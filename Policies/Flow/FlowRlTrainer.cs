@@ -72,18 +72,22 @@ public sealed class FlowRlTrainer : IDisposable
 
     /// <summary>The groups of step <paramref name="step"/>: P specs with their class, branch step (or full SDE), size and seed.
     /// A function of (options, step) only.</summary>
-    public IReadOnlyList<FlowGroupSpec> Plan(long step)
+    public IReadOnlyList<FlowGroupSpec> Plan(long step) => Plan(Options, Policy.Classes, step);
+
+    /// <summary>The groups of step <paramref name="step"/> for a policy of <paramref name="classes"/> classes trained with
+    /// <paramref name="options"/> (what <see cref="Plan(long)"/> returns, without a trainer: the actor runtime's coordinator plans with it).</summary>
+    public static IReadOnlyList<FlowGroupSpec> Plan(FlowGrpoOptions options, int classes, long step)
     {
-        int p = Options.PromptsPerStep;
-        var allowed = Options.AllowedBranchSteps();
+        int p = options.PromptsPerStep;
+        var allowed = options.AllowedBranchSteps();
         double[]? cumulative = null;
-        if (Options.BranchSampling == BranchSampling.NoiseWeighted)
+        if (options.BranchSampling == BranchSampling.NoiseWeighted)
         {
             cumulative = new double[allowed.Length];
             double acc = 0;
             for (int i = 0; i < allowed.Length; i++)
             {
-                acc += Math.Pow(FlowMath.NoiseWeight(allowed[i], Options.Sampling.Steps, Options.Sampling.NoiseLevel), Options.BranchWeightPower);
+                acc += Math.Pow(FlowMath.NoiseWeight(allowed[i], options.Sampling.Steps, options.Sampling.NoiseLevel), options.BranchWeightPower);
                 cumulative[i] = acc;
             }
         }
@@ -91,21 +95,21 @@ public sealed class FlowRlTrainer : IDisposable
         for (int g = 0; g < p; g++)
         {
             long index = step * p + g;
-            var rng = SplitMix64.Derive(SplitMix64.Stream(Options.Seed, PlanStream), index);
-            int cls = rng.NextInt32(Policy.Classes);
+            var rng = SplitMix64.Derive(SplitMix64.Stream(options.Seed, PlanStream), index);
+            int cls = rng.NextInt32(classes);
             ulong seed = rng.NextUInt64();
             int k = FlowGroupSpec.FullSde;
-            if (Options.Objective.Branches())
+            if (options.Objective.Branches())
             {
-                k = Options.BranchSampling switch
+                k = options.BranchSampling switch
                 {
                     BranchSampling.Cycle => allowed[(int)(index % allowed.Length)],
                     BranchSampling.Uniform => allowed[rng.NextInt32(allowed.Length)],
                     BranchSampling.NoiseWeighted => allowed[Pick(cumulative!, rng.NextDouble())],
-                    _ => throw new InvalidOperationException($"unknown branch sampling {Options.BranchSampling}"),
+                    _ => throw new InvalidOperationException($"unknown branch sampling {options.BranchSampling}"),
                 };
             }
-            specs[g] = new FlowGroupSpec(cls, k, Options.GroupSize, seed, index);
+            specs[g] = new FlowGroupSpec(cls, k, options.GroupSize, seed, index);
         }
         return specs;
     }

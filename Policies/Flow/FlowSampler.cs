@@ -2,7 +2,7 @@ using static TorchSharp.torch;
 
 namespace RlActors.Policies.Flow;
 
-/// <summary>How trajectories are sampled for training. Config keys are the kebab-case names under <c>flow.</c>.</summary>
+/// <summary>How trajectories are sampled for training. Config keys: <c>flow.sampling-steps</c>, <c>flow.noise-level</c>, <c>flow.log-prob</c>.</summary>
 public sealed record FlowSamplingOptions
 {
     /// <summary>T, sampling steps during training (Flow-GRPO trains with 10 and evaluates with 40).</summary>
@@ -15,7 +15,7 @@ public sealed record FlowSamplingOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
     public void Validate()
     {
-        if (Steps < 2) throw new ArgumentException($"flow.steps must be >= 2 (got {Steps})");
+        if (Steps < 2) throw new ArgumentException($"flow.sampling-steps must be >= 2 (got {Steps})");
         if (!(NoiseLevel > 0)) throw new ArgumentException($"flow.noise-level must be > 0 (got {NoiseLevel})");
     }
 }

@@ -3,6 +3,8 @@ using Akka.Actor;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Runtime;
 using RlActors.Actors.Serialization;
+using RlActors.Policies.Flow;
+using static RlActors.Actors.Flow.FlowProtocol;
 using Xunit.Abstractions;
 using static RlActors.Actors.Protocol.CritiqueProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
@@ -39,7 +41,20 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         ["c.work"] = new CritiqueWork("exp/12/3/0/2#1/17", "exp/12/3/0/2", 99, [7, 5, 3], "+-", [12, 13, 1, 0, 0], "{\"type\":\"oracle\"}", 1, 3),
         ["c.done"] = new CritiqueDone("exp/12/3/0/2#1/17", [new CritiqueDto(0, [1, 3], null), new CritiqueDto(2, [], "no critique within 30 s")]),
         ["r.failed"] = new ScoringFailed("exp", "reward 'X' cannot be loaded on akka.tcp://rlactors@127.0.0.1:1"),
+        ["fx.request"] = new RequestExploration("10.0.0.7:4053/explorer-0"),
+        ["fx.task"] = new ExploreTask("flow-α", 7, 2, 6, [new FlowGroupSpec(3, 4, 6, ulong.MaxValue, 41), new FlowGroupSpec(0, FlowGroupSpec.FullSde, 6, 9, 42)],
+            new FlowSamplingOptions { Steps = 12, NoiseLevel = 0.65, LogProb = LogProbReduction.Mean }, "{\"Kind\":2}", "ab12"),
+        ["fx.groups"] = new ExploredGroups("flow", 7, 2, 6, "host:1/explorer-3", [FlowGroup(41, 2), FlowGroup(42, 3)], 0.125),
+        ["fx.weights"] = new FlowWeights(6, new FlowModelSpec { Architecture = FlowArchitecture.Conv, Dim = 196, Classes = 10, Width = 8, Layers = 1, Side = 14 }, [0, 1, 255]),
+        ["fx.reward-get"] = new GetRewardModel("00ff"),
+        ["fx.reward-model"] = new RewardModel("00ff", [9, 8, 7]),
     };
+
+    /// <summary>A scored flow group of <paramref name="members"/> siblings branching at step 4 of 10 (D = 2).</summary>
+    private static FlowRolloutGroup FlowGroup(long id, int members) => new(1, 4, 10, 0.7, 2, members, [4], [0.6f], [-0.1f], [0.3f],
+        Enumerable.Range(0, members * 2).Select(i => 0.5f * i).ToArray(), Enumerable.Range(0, members * 2).Select(i => -0.25f * i).ToArray(),
+        Enumerable.Range(0, members).Select(i => -1f - i).ToArray(), Enumerable.Range(0, members * 2).Select(i => float.Epsilon * i).ToArray(),
+        Enumerable.Range(0, members).Select(i => i == 0 ? float.NaN : 0.5f).ToArray(), 77UL + (ulong)id, id, 6, 40 + id);
 
     private ProtocolSerializer Serializer => new((ExtendedActorSystem)Sys);
 

@@ -1,0 +1,109 @@
+using RlActors.Actors.Protocol;
+using RlActors.Policies.Checkpoints;
+using RlActors.Policies.Flow;
+
+namespace RlActors.Actors.Flow;
+
+/// <summary>
+/// Explorer actors (role <c>explorer</c>) ↔ a flow experiment (<see cref="FlowExperimentActor"/>, registered in the pub-sub
+/// mediator at <c>/user/experiment</c>). Explorers pull: each has at most one <see cref="RequestExploration"/> outstanding.
+/// A task names the policy version to sample with; an explorer without it asks for it with
+/// <see cref="WeightsProtocol.GetWeights"/> (answered by <see cref="FlowWeights"/> or <see cref="WeightsProtocol.WeightsUnavailable"/>),
+/// and an explorer without the task's reward model asks for it with <see cref="GetRewardModel"/>. The end of the
+/// experiment is <see cref="SamplerProtocol.NoMoreWork"/>. Every message here crosses node boundaries.
+/// </summary>
+public static class FlowProtocol
+{
+    /// <summary>An explorer asks for one task.</summary>
+    /// <param name="ExplorerId">host:port/explorer-i, reported in the step's metrics (<c>explorers</c>).</param>
+    public sealed record RequestExploration(string ExplorerId) : IRlMessage;
+
+    /// <summary>
+    /// One task: explore every group spec with policy version <paramref name="PolicyVersion"/> (run the ODE to the spec's branch
+    /// step, draw its K SDE siblings there, finish each with the ODE; or K full SDE rollouts for Flow-GRPO), score the finals
+    /// with the task's reward, and return the groups. A group depends only on its spec and the weights, so the result does not
+    /// depend on which explorer ran it.
+    /// </summary>
+    /// <param name="Experiment">Experiment name.</param>
+    /// <param name="Step">RL step the groups are for.</param>
+    /// <param name="Task">Index of the task within the step.</param>
+    /// <param name="PolicyVersion">Version of the weights to sample with (Step − 1).</param>
+    /// <param name="Groups">The groups' specs (class, branch step, K, seed, group id: the plan's index).</param>
+    /// <param name="Sampling">Grid, noise level and log-prob reduction.</param>
+    /// <param name="TaskJson">The task (<see cref="FlowTaskOptions.ToJson"/>): the explorer builds the reward from it.</param>
+    /// <param name="RewardModelSha256">SHA-256 of the reward model's weights the task needs (Fashion-MNIST), or "" (2-D tasks).</param>
+    public sealed record ExploreTask(string Experiment, long Step, int Task, long PolicyVersion, FlowGroupSpec[] Groups,
+        FlowSamplingOptions Sampling, string TaskJson, string RewardModelSha256) : IRlMessage;
+
+    /// <summary>The scored groups of one task, in the task's order.</summary>
+    /// <param name="Experiment">Experiment name.</param>
+    /// <param name="Step">RL step.</param>
+    /// <param name="Task">Index of the task within the step.</param>
+    /// <param name="PolicyVersion">Version the groups were sampled with.</param>
+    /// <param name="ExplorerId">Who explored them.</param>
+    /// <param name="Groups">Sibling groups (or full-SDE groups) with their rewards.</param>
+    /// <param name="Seconds">Time spent exploring and scoring.</param>
+    public sealed record ExploredGroups(string Experiment, long Step, int Task, long PolicyVersion, string ExplorerId,
+        FlowRolloutGroup[] Groups, double Seconds) : IRlMessage;
+
+    /// <summary>Policy weights of one version and the model's shape.</summary>
+    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes) : IRlMessage;
+
+    /// <summary>Ask for the reward model whose weights have this SHA-256 (hex).</summary>
+    public sealed record GetRewardModel(string Sha256) : IRlMessage;
+
+    /// <summary>The reward model's weights.</summary>
+    public sealed record RewardModel(string Sha256, byte[] Bytes) : IRlMessage;
+}
+
+/// <summary>A flow experiment ↔ its learner child, <see cref="FlowLearnerActor"/> (same process: never serialized).</summary>
+public static class FlowLearnerProtocol
+{
+    /// <summary>Load the task, pretrain (or read the cache), build the trainer, restore <paramref name="Resume"/>; reply <see cref="Ready"/>.</summary>
+    public sealed record Initialize(TrainingCheckpoint? Resume = null);
+
+    /// <summary>A line of setup progress (reward model, pretraining), sent to the parent while it initialises.</summary>
+    public sealed record Progress(string Line);
+
+    /// <summary>The learner is ready after <paramref name="Step"/> steps.</summary>
+    /// <param name="Step">Steps done (the checkpoint's on a resume).</param>
+    /// <param name="Weights">The policy's weights, version <paramref name="Step"/>.</param>
+    /// <param name="RewardModel">The reward model's weights (Fashion-MNIST) or null.</param>
+    /// <param name="Evaluation">A fresh run's evaluation of the pretrained model (step 0), else null.</param>
+    /// <param name="Seconds">Time to set up.</param>
+    public sealed record Ready(long Step, FlowProtocol.FlowWeights Weights, byte[]? RewardModel, IReadOnlyDictionary<string, double>? Evaluation, double Seconds);
+
+    /// <summary>Train step <paramref name="Step"/> on its groups (plan order); evaluate afterwards when asked; reply <see cref="Trained"/>.</summary>
+    public sealed record Train(long Step, IReadOnlyList<FlowRolloutGroup> Groups, bool Evaluate);
+
+    /// <summary>The update of <paramref name="Step"/> produced version <paramref name="Weights"/>.Version.</summary>
+    public sealed record Trained(long Step, FlowProtocol.FlowWeights Weights, IReadOnlyDictionary<string, double> Metrics,
+        IReadOnlyDictionary<string, double>? Evaluation, double Seconds);
+
+    /// <summary>The run is over after <paramref name="Step"/>: reply <see cref="Concluded"/>.</summary>
+    public sealed record Conclude(long Step);
+
+    /// <summary>The final weights and the pictures' samples (ODE samples of the pretrained and the final model).</summary>
+    public sealed record Concluded(long Step, byte[] Weights, FlowSamples? Before, FlowSamples After);
+}
+
+/// <summary>ODE samples of a model for pictures: <paramref name="PerClass"/> samples of every class, class-major.</summary>
+/// <param name="Label">What model drew them, e.g. "pretrained" or "after 200 steps".</param>
+/// <param name="Classes">Number of classes.</param>
+/// <param name="PerClass">Samples per class.</param>
+/// <param name="Dim">Values per sample.</param>
+/// <param name="Values">Classes · PerClass · Dim values.</param>
+/// <param name="MeanReward">Mean reward of these samples.</param>
+public sealed record FlowSamples(string Label, int Classes, int PerClass, int Dim, float[] Values, double MeanReward);
+
+/// <summary>Fixed metric names of flow runs in addition to <see cref="FlowMetrics"/> and <see cref="Experiment.RuntimeMetrics"/>.</summary>
+public static class FlowRunMetrics
+{
+    /// <summary>Mean reward of deterministic ODE samples (flow.eval-steps Euler steps) of a fixed evaluation set: eval.jsonl,
+    /// and metrics.jsonl on the steps that were evaluated.</summary>
+    public const string OdeReward = "ode_reward";
+    /// <summary>Distinct explorers (host:port/explorer-i) whose groups the step trained on.</summary>
+    public const string Explorers = "explorers";
+    /// <summary>Longest time an explorer spent on one of the step's tasks.</summary>
+    public const string ExploreSeconds = "explore_s";
+}
