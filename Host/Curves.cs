@@ -35,15 +35,19 @@ public static class Curves
         plot.SavePng(path, 800, 450);
     }
 
-    /// <summary>Drops the rows of a jsonl file (eval.jsonl) whose <c>step</c> is above <paramref name="step"/>; no file, nothing to do.</summary>
+    /// <summary>Drops the rows of a jsonl file (eval.jsonl) whose <c>step</c> is above <paramref name="step"/>, and a row cut short
+    /// by a killed process; no file, nothing to do.</summary>
     public static void KeepRowsUpTo(string path, long step)
     {
         if (!File.Exists(path)) return;
         var kept = File.ReadAllLines(path).Where(l =>
         {
-            if (l.Trim().Length == 0) return false;
-            using var row = System.Text.Json.JsonDocument.Parse(l);
-            return !row.RootElement.TryGetProperty("step", out var s) || s.GetInt64() <= step;
+            try
+            {
+                using var row = System.Text.Json.JsonDocument.Parse(l);
+                return !row.RootElement.TryGetProperty("step", out var s) || s.GetInt64() <= step;
+            }
+            catch (System.Text.Json.JsonException) { return false; }
         }).ToList();
         File.WriteAllLines(path, kept);
     }
