@@ -8,7 +8,7 @@ var setOption = new Option<string[]>("--set")
     AllowMultipleArgumentsPerToken = false,
     DefaultValueFactory = _ => [],
 };
-var stepsOption = new Option<int?>("--steps") { Description = "Total steps: GRPO steps (grpo.steps), or SGD steps of a kind = \"ccl\" experiment (ccl.steps)" };
+var stepsOption = new Option<int?>("--steps") { Description = "Total steps: GRPO steps (grpo.steps), SGD steps of a kind = \"ccl\" experiment (ccl.steps), or RL steps of a kind = \"flow\" experiment (flow.steps)" };
 var outOption = new Option<string?>("--out") { Description = "Output folder (default: runs/<name>/<timestamp>)" };
 var nameOption = new Option<string?>("--name") { Description = "Experiment name (overrides the file's name key)" };
 var fileArgument = new Argument<string>("experiment-file") { Description = "HOCON experiment file, e.g. examples/arithmetic-grpo.conf" };
@@ -47,19 +47,20 @@ var train = new Command("train", "Run an experiment with the bare library loop (
 train.SetAction((pr, ct) => Cli.Guard(() => LibraryRun.Execute(pr.GetValue(fileArgument)!, Overrides(pr), pr.GetValue(outOption), Console.Out, ct)));
 
 var seedOption = new Option<string>("--seed") { Description = "HOST:PORT of the running host (printed by 'run')", Required = true };
-var rolesOption = new Option<string>("--roles") { Description = "Comma-separated roles: sampler, reward, voter (CAPO critiques)", DefaultValueFactory = _ => "sampler,reward" };
+var rolesOption = new Option<string>("--roles") { Description = "Comma-separated roles: sampler, reward, voter (CAPO critiques), explorer (flow experiments)", DefaultValueFactory = _ => "sampler,reward" };
 var votersOption = new Option<int>("--voters") { Description = "GenPRM voter actors on this node (voter role)", DefaultValueFactory = _ => 4 };
+var explorersOption = new Option<int>("--explorers") { Description = "Branch-point explorer actors on this node (explorer role)", DefaultValueFactory = _ => 1 };
 var pluginOption = new Option<string[]>("--plugin") { Description = "Reward plug-in assembly to make available on this node (repeatable)", DefaultValueFactory = _ => [] };
 var samplersOption = new Option<int>("--samplers") { Description = "Sampler actors on this node", DefaultValueFactory = _ => 1 };
 var deviceOption = new Option<string>("--device") { Description = "Torch device of the samplers: cpu or cuda", DefaultValueFactory = _ => "cpu" };
 var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves")
 {
-    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption,
+    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption, explorersOption,
 };
 node.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Node(new ClusterRun.NodeArgs(pr.GetValue(seedOption)!,
     pr.GetValue(rolesOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(pluginOption) ?? [],
-    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption)), Console.Out, ct)));
+    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption), pr.GetValue(explorersOption)), Console.Out, ct)));
 
 var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated seeds, e.g. 1,2,3", DefaultValueFactory = _ => "1,2,3" };
 var reportOption = new Option<string>("--report") { Description = "Folder for the Markdown table and PNG curves", DefaultValueFactory = _ => "docs/learning" };
@@ -103,9 +104,31 @@ cclCompare.SetAction((pr, ct) => Cli.Guard(() => CclCompare.Execute(new CclCompa
     BatchSize = pr.GetValue(cclBatch), CommandLine = "dotnet run --project Host -c Release -- " + string.Join(' ', args),
 }, Console.Out, ct)));
 
+var flowFile = new Argument<string>("experiment-file") { Description = "A kind = \"flow\" experiment file, e.g. examples/flow2d-tempflow.conf (task, model, pretraining, hyperparameters)" };
+var flowSet = new Option<string[]>("--set") { Description = "Override a key of the file (repeatable)", DefaultValueFactory = _ => [] };
+var flowSeeds = new Option<string>("--seeds") { Description = "Comma-separated seeds (each pretrains its own model, shared by every method)", DefaultValueFactory = _ => "1,2,3" };
+var flowObjectives = new Option<string>("--objectives") { Description = "Comma-separated objectives: flow-grpo, tempflow, branch-only, weight-only", DefaultValueFactory = _ => "flow-grpo,tempflow,branch-only,weight-only" };
+var flowSteps = new Option<int?>("--steps") { Description = "RL steps per run (default: the file's flow.steps)" };
+var flowEvalEvery = new Option<int?>("--eval-every") { Description = "Evaluate the ODE reward every N steps (default: the file's flow.eval-every)" };
+var flowThreshold = new Option<double>("--threshold") { Description = "ODE reward threshold whose first crossing is reported", DefaultValueFactory = _ => 0.9 };
+var flowStopAt = new Option<bool>("--stop-at-threshold") { Description = "End each run when it reaches the threshold (faster; no mean curves then)" };
+var flowReport = new Option<string>("--report") { Description = "Folder for <name>.md and the PNG curves", DefaultValueFactory = _ => "docs/flow" };
+var flowName = new Option<string?>("--name") { Description = "Report name (default: the task: early, late or fashion)" };
+var flowCompare = new Command("flow-compare", "TempFlow-GRPO vs Flow-GRPO and the ablations from the same pretrained model per seed: " +
+    "steps and NFE to an ODE-reward threshold per method and seed, their ratio to Flow-GRPO, and curves of reward vs steps and vs NFE")
+{
+    flowFile, flowSet, flowSeeds, flowObjectives, flowSteps, flowEvalEvery, flowThreshold, flowStopAt, flowReport, flowName,
+};
+flowCompare.SetAction((pr, ct) => Cli.Guard(() => Task.FromResult(FlowCompare.Execute(new FlowCompare.Args
+{
+    File = pr.GetValue(flowFile)!, Overrides = pr.GetValue(flowSet) ?? [], Seeds = pr.GetValue(flowSeeds)!, Objectives = pr.GetValue(flowObjectives)!,
+    Steps = pr.GetValue(flowSteps), EvalEvery = pr.GetValue(flowEvalEvery), Threshold = pr.GetValue(flowThreshold), StopAtThreshold = pr.GetValue(flowStopAt),
+    Report = pr.GetValue(flowReport)!, Name = pr.GetValue(flowName), CommandLine = "dotnet run --project Host -c Release -- " + string.Join(' ', args),
+}, Console.Out, ct))));
+
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
-var resumeSteps = new Option<long?>("--steps") { Description = "New total number of steps (GRPO steps, or SGD steps of a ccl experiment)" };
+var resumeSteps = new Option<long?>("--steps") { Description = "New total number of steps (GRPO steps, SGD steps of a ccl experiment, RL steps of a flow experiment)" };
 var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
     "SIGINT or SIGTERM stops it like 'run'")
 {
@@ -167,7 +190,7 @@ capoVoting.SetAction((pr, _) => Cli.Guard(() =>
 
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
-    { run, resume, node, list, show, export, train, sweep, capoVoting, cclCompare, keys };
+    { run, resume, node, list, show, export, train, sweep, capoVoting, cclCompare, flowCompare, keys };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
