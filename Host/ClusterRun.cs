@@ -187,7 +187,7 @@ public static class ClusterRun
 
     /// <summary>Arguments of <c>node</c>.</summary>
     public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
-        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4);
+        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4, int Explorers = 1);
 
     /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
     public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
@@ -195,11 +195,12 @@ public static class ClusterRun
         var parts = a.Seed.Split(':');
         if (parts.Length != 2 || parts[0].Length == 0 || !int.TryParse(parts[1], out int seedPort) || seedPort is < 1 or > 65535)
             throw new ConfigError($"--seed: expected HOST:PORT, got '{a.Seed}'");
-        if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward, voter");
+        if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward, voter, explorer");
         foreach (var r in a.Roles)
-            if (r is not (Roles.Sampler or Roles.Reward or Roles.Voter))
-                throw new ConfigError($"--roles: unknown role '{r}' (a worker node takes sampler, reward and/or voter; the learner runs on the host of 'run')");
+            if (r is not (Roles.Sampler or Roles.Reward or Roles.Voter or Roles.Explorer))
+                throw new ConfigError($"--roles: unknown role '{r}' (a worker node takes sampler, reward, voter and/or explorer; the learner runs on the host of 'run')");
         if (a.Voters < 1) throw new ConfigError($"--voters must be >= 1 (got {a.Voters})");
+        if (a.Explorers < 1) throw new ConfigError($"--explorers must be >= 1 (got {a.Explorers})");
         foreach (var path in a.Plugins)
         {
             if (!File.Exists(path)) throw new ConfigError($"--plugin: reward plug-in assembly not found: {Path.GetFullPath(path)}");
@@ -212,7 +213,7 @@ public static class ClusterRun
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
 
-        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters);
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters, a.Explorers);
         using var host = ClusterNode.Build(node);
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
