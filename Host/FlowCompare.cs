@@ -55,12 +55,12 @@ public static class FlowCompare
         string text = System.IO.File.ReadAllText(a.File);
         if (ConfigReader.Peek(text, a.Overrides, "kind") != ExperimentKinds.Flow)
             throw new ConfigError($"{a.File}: flow-compare takes a kind = \"flow\" experiment file");
-        var seeds = ParseList<ulong>(a.Seeds, "--seeds", s => ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null);
+        var seeds = ParseList<ulong>(a.Seeds, "--seeds", s => ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null, "a non-negative integer");
         var objectives = ParseList<FlowObjective>(a.Objectives, "--objectives", s =>
         {
             try { return (FlowObjective?)FlowObjectiveExtensions.ParseObjective(s); }
             catch (ArgumentException) { return null; }
-        });
+        }, "one of flow-grpo, tempflow, branch-only, weight-only");
         if (a.Steps is < 1) throw new ConfigError($"--steps must be >= 1 (got {a.Steps})");
         if (a.EvalEvery is < 1) throw new ConfigError($"--eval-every must be >= 1 (got {a.EvalEvery})");
         if (!double.IsFinite(a.Threshold)) throw new ConfigError($"--threshold must be a number (got {a.Threshold})");
@@ -119,11 +119,11 @@ public static class FlowCompare
         return 0;
     }
 
-    private static List<T> ParseList<T>(string text, string option, Func<string, T?> parse) where T : struct
+    private static List<T> ParseList<T>(string text, string option, Func<string, T?> parse, string expected) where T : struct
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.Length == 0) throw new ConfigError($"{option}: give at least one value");
-        return parts.Select(p => parse(p) ?? throw new ConfigError($"{option}: '{p}' is not valid")).Distinct().ToList();
+        return parts.Select(p => parse(p) ?? throw new ConfigError($"{option}: '{p}' is not {expected}")).Distinct().ToList();
     }
 
     private static string Fingerprint(FlowExperiment exp, FlowGrpoOptions options, FlowCurveOptions curve) =>
@@ -207,6 +207,7 @@ public static class FlowCompare
                 {
                     var (c, b) = (Get(o, s), Get(FlowObjective.FlowGrpo, s));
                     if (c?.StepsToThreshold is not long cs || b?.StepsToThreshold is not long bs) return c is null || b is null ? "…" : "-";
+                    if (bs == 0) return "-"; // the pretrained model is already at the threshold: no ratio
                     stepRatios.Add((double)cs / bs);
                     nfeRatios.Add((double)c.NfeToThreshold!.Value / b.NfeToThreshold!.Value);
                     return F($"{(double)cs / bs:F2}");
