@@ -44,10 +44,18 @@ public sealed class Interrupts : IDisposable
     public static Interrupts Register(TextWriter error)
     {
         var i = new Interrupts(error);
+        // A process started in the background by a non-interactive shell (`cmd &` in a script, CI) inherits SIGINT
+        // ignored, and .NET then never sees it. These commands promise a graceful stop on SIGINT: take it back.
+        if (!OperatingSystem.IsWindows()) _ = SetSignalHandler(SigintNumber, IntPtr.Zero /* SIG_DFL */);
         i.registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, i.OnSignal));
         i.registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, i.OnSignal));
         return i;
     }
+
+    private const int SigintNumber = 2;
+
+    [DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr SetSignalHandler(int signal, IntPtr handler);
 
     private void OnSignal(PosixSignalContext context)
     {
