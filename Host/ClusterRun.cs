@@ -129,10 +129,14 @@ public static class ClusterRun
                 ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), exp.Seed,
                     StoreSupport.CodeVersion, exp.TotalSteps, DateTime.UtcNow)
                 : new ExperimentResumed(checkpoint?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", DateTime.UtcNow);
-            var started = await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
-            if (resuming)
-                await journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(exp.TotalSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30));
-            else if (!started.Applied)
+            // A run must know that its start was recorded (the name may be taken) before anything runs. A resume does not wait
+            // for its two records before starting the experiment: the journal persists records in the order it receives
+            // them, so the experiment's own events come after these; both are confirmed before the progress is awaited.
+            var started = journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
+            var totalChanged = resuming
+                ? journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(exp.TotalSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30))
+                : Task.FromResult(new ExperimentJournal.Recorded(0, false));
+            if (!resuming && !(await started).Applied)
             {
                 if (createdDir) Directory.Delete(dir, recursive: true);
                 await Console.Error.WriteLineAsync($"error: experiment '{exp.Name}' already exists in {store.Location}: continue it with 'resume {exp.Name}' or pick another --name");
@@ -140,6 +144,7 @@ public static class ClusterRun
             }
             var observer = new PersistingObserver(files, journal, store, exp.Name, exp.KeepCheckpoints);
             var experiment = system.ActorOf(exp.Coordinator(observer, checkpoint, dir, log), "experiment");
+            await Task.WhenAll(started, totalChanged);
             var stopWindow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var reg = ct.Register(() =>
             {
