@@ -136,10 +136,10 @@ if (RunSection(resumeOnly))
 {
     var r = RlActors.Bench.ResumeBench.Run(Console.Out, quick ? 3 : 5);
     Report("resume to first new step (main job d64 L2, SQLite)", $"{r.FirstStep:F2} s", $"target <= 3 s; `rlactors resume` process start to the step's line, median of {r.Repetitions}");
-    Report("  of which: process start to store read and checkpoint loaded", $"{r.StoreRead:F2} s", $"a bare `rlactors keys` process takes {r.ProcessStart:F2} s");
-    Report("  of which: Akka start and cluster up", $"{r.ClusterUp - r.StoreRead:F2} s", "");
-    Report("  of which: resume journaled, experiment actor started", $"{r.ExperimentStarted - r.ClusterUp:F2} s", "");
-    Report("  of which: learner loads the checkpoint, first step runs", $"{r.FirstStep - r.ExperimentStarted:F2} s", $"its step_s {r.FirstStepSeconds:F2} s; steady-state step_s {r.SteadyStepSeconds:F2} s");
+    Report("resume, part 1: process start, store checked and read, checkpoint loaded", $"{r.StoreRead:F2} s", $"a bare `rlactors keys` process takes {r.ProcessStart:F2} s");
+    Report("resume, part 2: Akka started, one-node cluster up", $"{r.ClusterUp - r.StoreRead:F2} s", "the journal recovers meanwhile");
+    Report("resume, part 3: experiment actor started", $"{r.ExperimentStarted - r.ClusterUp:F2} s", "its resume records are written meanwhile");
+    Report("resume, part 4: learner loads the checkpoint, first step runs", $"{r.FirstStep - r.ExperimentStarted:F2} s", $"that step's step_s {r.FirstStepSeconds:F2} s; steady state {r.SteadyStepSeconds:F2} s");
 }
 
 // 4. Actor pipeline against the bare library loop (same configuration, same run).
@@ -162,14 +162,15 @@ if (writePath is not null)
     {
         // One section: its rows replace the rows of the same name in the existing table; the others stay as measured.
         var old = text[s..e].Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        var oldRows = old.Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| benchmark", StringComparison.Ordinal))
+        var oldRows = old.Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| benchmark", StringComparison.Ordinal)
+                                     && !l.StartsWith("| ---", StringComparison.Ordinal))
             .Select(l => l.Split(" | ")).Select(c => (Name: c[0][2..], Value: c[1], Note: c[2].TrimEnd(' ', '|'))).ToList();
         var merged = oldRows.Select(o => rows.FirstOrDefault(n => n.Name == o.Name) is { Name: not null } n ? n : o).ToList();
         merged.AddRange(rows.Where(n => oldRows.All(o => o.Name != n.Name)));
         string flags = string.Join(' ', args.Where(a => a.EndsWith("-only", StringComparison.Ordinal)));
         header = string.Join('\n', old.Where(l => l.StartsWith("Measured", StringComparison.Ordinal) || l.StartsWith("Rows of", StringComparison.Ordinal))
             .Where(l => !l.Contains(flags, StringComparison.Ordinal)))
-            + $"\nRows of `{flags}` re-measured {DateTime.UtcNow:yyyy-MM-dd} (median of {reps} runs).";
+            + $"\nRows of `{flags}` re-measured {DateTime.UtcNow:yyyy-MM-dd} (each row says what it is a median of).";
         rows.Clear();
         rows.AddRange(merged);
     }

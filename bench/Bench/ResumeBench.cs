@@ -18,7 +18,7 @@ public static class ResumeBench
     /// <param name="ProcessStart">A bare process (<c>rlactors keys</c>: .NET start-up and the command line), start to exit.</param>
     /// <param name="StoreRead">Store checked, journal read, checkpoint loaded and verified ("resuming experiment" line).</param>
     /// <param name="ClusterUp">Akka started and the one-node cluster up ("cluster host up" line).</param>
-    /// <param name="ExperimentStarted">Resume journaled and the experiment actor started ("resuming after step" line).</param>
+    /// <param name="ExperimentStarted">The experiment actor started ("resuming after step" line; its resume records are written meanwhile).</param>
     /// <param name="FirstStep">The first new step completed (its "[grpo] step" line).</param>
     /// <param name="FirstStepSeconds">That step's own step_s (sampling, scoring and training).</param>
     /// <param name="SteadyStepSeconds">Median step_s of the steps of the run that made the experiment, for comparison.</param>
