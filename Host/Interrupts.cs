@@ -5,9 +5,10 @@ namespace RlActors.Host;
 /// <summary>
 /// SIGINT (Ctrl+C) and SIGTERM for the commands that stop gracefully (<c>run</c>, <c>resume</c>). The first signal
 /// cancels <see cref="Token"/> and nothing else: the command stops its experiment at a step boundary, saves a checkpoint
-/// and shuts down by itself. The default action of the signal (terminating the process at once) is cancelled, so neither
-/// the runtime's ProcessExit handlers (Akka's CLR shutdown hook) nor System.CommandLine's forced exit can take the actor
-/// system down under the experiment. A second signal exits at once with the signal's exit code. If the command is still
+/// and shuts down by itself. The default action of the signal (terminating the process at once) is cancelled. Akka's CLR
+/// shutdown hook must be off in such a command's actor system (<c>akka.coordinated-shutdown.run-by-clr-shutdown-hook = off</c>):
+/// Akka 1.5 registers its own SIGTERM handler for it, which would run CoordinatedShutdown under the experiment.
+/// System.CommandLine's handler (a forced exit 2 s after the signal) is not installed for these commands. A second signal exits at once with the signal's exit code. If the command is still
 /// running <see cref="HardLimit"/> after the first signal, the process exits with 1 and says so: it never hangs.
 /// </summary>
 public sealed class Interrupts : IDisposable
