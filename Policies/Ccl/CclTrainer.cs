@@ -365,17 +365,11 @@ public sealed class CclTrainer : IDisposable
 
     private static byte[] SaveOptimizer(SGD optimizer)
     {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(w);
-        return ms.ToArray();
+        int sizeHint = 0;
+        return Runtime.TorchBytes.SaveOptimizer(optimizer, ref sizeHint);
     }
 
-    private static void LoadOptimizer(SGD optimizer, byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        using var r = new BinaryReader(ms);
-        optimizer.load_state_dict(r);
-    }
+    private static void LoadOptimizer(SGD optimizer, byte[] bytes) => Runtime.TorchBytes.LoadOptimizer(optimizer, bytes);
 
     /// <inheritdoc />
     public void Dispose()

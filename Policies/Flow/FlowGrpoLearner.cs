@@ -200,21 +200,13 @@ public sealed class FlowGrpoLearner : IDisposable
         return Math.Sqrt(ss);
     }
 
+    private int savedOptimizerSize; // size of the last SaveOptimizer: the next one writes into a buffer of that size
+
     /// <summary>Adam's state (moments and step counts) as bytes.</summary>
-    public byte[] SaveOptimizer()
-    {
-        using var ms = new MemoryStream();
-        using (var wr = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(wr);
-        return ms.ToArray();
-    }
+    public byte[] SaveOptimizer() => Runtime.TorchBytes.SaveOptimizer(optimizer, ref savedOptimizerSize);
 
     /// <summary>Restores Adam's state saved by <see cref="SaveOptimizer"/>.</summary>
-    public void LoadOptimizer(byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        using var r = new BinaryReader(ms);
-        optimizer.load_state_dict(r);
-    }
+    public void LoadOptimizer(byte[] bytes) => Runtime.TorchBytes.LoadOptimizer(optimizer, bytes);
 
     /// <summary>Restores the frozen reference (saved with the checkpoint: it is the policy as it was when training began).</summary>
     public void LoadReference(byte[] weights)

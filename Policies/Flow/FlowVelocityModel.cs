@@ -30,26 +30,10 @@ public abstract class FlowVelocityModel : TorchSharp.torch.nn.Module<Tensor, Ten
     public Device Device => parameters().First().device;
 
     /// <summary>Serialises the weights (TorchSharp's format) into bytes.</summary>
-    public byte[] SaveWeights()
-    {
-        using var ms = new MemoryStream(savedSize);
-        save(ms);
-        // TorchSharp closes the stream: TryGetBuffer still works then. A buffer of exactly the right size is returned as is.
-        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
-        savedSize = written.Count;
-        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
-    }
+    public byte[] SaveWeights() => Runtime.TorchBytes.SaveWeights(this, ref savedSize);
 
     /// <summary>Loads weights saved by <see cref="SaveWeights"/>; weights of another shape throw <see cref="InvalidDataException"/> naming this shape.</summary>
-    public void LoadWeights(byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        try { load(ms); }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException or IOException)
-        {
-            throw new InvalidDataException($"velocity-field weights do not fit a model of shape {Shape}: {e.Message}", e);
-        }
-    }
+    public void LoadWeights(byte[] bytes) => Runtime.TorchBytes.LoadWeights(this, bytes, "velocity-field weights", Shape);
 
     /// <summary>Copies the weights of <paramref name="other"/> (same shape) into this model.</summary>
     public void CopyWeightsFrom(FlowVelocityModel other) => LoadWeights(other.SaveWeights());

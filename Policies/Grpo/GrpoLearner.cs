@@ -124,23 +124,10 @@ public sealed class GrpoLearner : IDisposable
     private int savedOptimizerSize; // size of the last SaveOptimizer: the next one writes into a buffer of that size, no copy
 
     /// <summary>Adam's state (moments and step counts) as bytes.</summary>
-    public byte[] SaveOptimizer()
-    {
-        using var ms = new MemoryStream(savedOptimizerSize);
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(w);
-        // TorchSharp closes the stream: TryGetBuffer still works then. A buffer of exactly the right size is returned as is.
-        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
-        savedOptimizerSize = written.Count;
-        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
-    }
+    public byte[] SaveOptimizer() => Runtime.TorchBytes.SaveOptimizer(optimizer, ref savedOptimizerSize);
 
     /// <summary>Restores Adam's state saved by <see cref="SaveOptimizer"/>.</summary>
-    public void LoadOptimizer(byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        using var r = new BinaryReader(ms);
-        optimizer.load_state_dict(r);
-    }
+    public void LoadOptimizer(byte[] bytes) => Runtime.TorchBytes.LoadOptimizer(optimizer, bytes);
 
     /// <summary>Restores the frozen reference policy (saved with the checkpoint: it is the policy as it was when GRPO began).</summary>
     public void LoadReference(byte[] weights)

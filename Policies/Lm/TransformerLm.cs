@@ -94,26 +94,10 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
     private int savedSize; // size of the last SaveWeights: the next one writes into a buffer of that size, no copy
 
     /// <summary>Serialises the weights (TorchSharp's format) into bytes.</summary>
-    public byte[] SaveWeights()
-    {
-        using var ms = new MemoryStream(savedSize);
-        save(ms);
-        // TorchSharp closes the stream: TryGetBuffer still works then. A buffer of exactly the right size is returned as is.
-        if (!ms.TryGetBuffer(out var written)) return ms.ToArray();
-        savedSize = written.Count;
-        return written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : written.ToArray();
-    }
+    public byte[] SaveWeights() => Runtime.TorchBytes.SaveWeights(this, ref savedSize);
 
     /// <summary>Loads weights saved by <see cref="SaveWeights"/>; a checkpoint of another shape throws with both shapes named.</summary>
-    public void LoadWeights(byte[] bytes)
-    {
-        using var ms = new MemoryStream(bytes, writable: false);
-        try { load(ms); }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException or IOException)
-        {
-            throw new InvalidDataException($"policy weights do not fit a model of shape {Config}: {e.Message}", e);
-        }
-    }
+    public void LoadWeights(byte[] bytes) => Runtime.TorchBytes.LoadWeights(this, bytes, "policy weights", Config);
 
     /// <summary>Copies the weights of <paramref name="other"/> (same shape) into this model.</summary>
     public void CopyWeightsFrom(TransformerLm other) => LoadWeights(other.SaveWeights());
