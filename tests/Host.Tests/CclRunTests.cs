@@ -124,8 +124,10 @@ public class CclRunTests
         using var dir = new TempFolder();
         string suffix = Guid.NewGuid().ToString("N")[..8];
         string whole = $"whole-{suffix}", killed = $"killed-{suffix}";
-        // 10 steps per epoch, 6 epochs: the kill after the first checkpoint leaves most of the run to the resume.
-        const string longer = "ccl { epochs = 6, batch-size = 100 }";
+        // 10 steps per epoch, 30 epochs: the kill after the first checkpoint leaves most of the run to the resume, and enough
+        // of it (seconds) that the run cannot finish between the checkpoint line and the kill even on a loaded machine
+        // (with 6 epochs it once did on CI).
+        const string longer = "ccl { epochs = 30, batch-size = 100 }";
         dir.Write("whole.conf", Tiny(whole, longer));
         dir.Write("killed.conf", Tiny(killed, longer));
 
@@ -140,7 +142,7 @@ public class CclRunTests
         }
         var atKill = await Show(dir, killed);
         Assert.Equal("running", atKill.GetProperty("status").GetString());
-        Assert.InRange(atKill.GetProperty("checkpoint").GetProperty("step").GetInt64(), 10, 50);
+        Assert.InRange(atKill.GetProperty("checkpoint").GetProperty("step").GetInt64(), 10, 290);
 
         await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", killed))
         {
@@ -151,15 +153,15 @@ public class CclRunTests
         var a = await Show(dir, whole);
         var b = await Show(dir, killed);
         Assert.Equal("finished", b.GetProperty("status").GetString());
-        Assert.Equal(60, b.GetProperty("step").GetInt64());
+        Assert.Equal(300, b.GetProperty("step").GetInt64());
         Assert.Equal(1, b.GetProperty("resumes").GetInt32());
         Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
 
         var steps = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
-        Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), steps);
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), steps);
         double[] Losses(string name) => Experiments.ReadJsonLines(dir[$"runs/{name}/metrics.jsonl"]).Select(r => r["loss"].GetDouble()).ToArray();
         Assert.Equal(Losses(whole), Losses(killed));
         var evalSteps = Experiments.ReadJsonLines(dir[$"runs/{killed}/eval.jsonl"]).Select(r => r["step"].GetInt64());
-        Assert.Equal([10L, 20L, 30L, 40L, 50L, 60L], evalSteps); // each epoch's evaluation once
+        Assert.Equal(Enumerable.Range(1, 30).Select(e => 10L * e), evalSteps); // each epoch's evaluation once
     }
 }
