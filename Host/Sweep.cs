@@ -16,7 +16,8 @@ public static class Sweep
     /// Runs every experiment for every seed (seed by seed, so a partial sweep already compares every experiment) and
     /// rewrites the reports after each seed: one per experiment and, with several experiments, a comparison
     /// (<paramref name="comparison"/>.md and PNGs). Runs live in runs/sweep-&lt;name&gt;/&lt;experiment&gt;/seed-N; a run
-    /// that finished before with the same file text, overrides and seed is reused, so an interrupted sweep continues
+    /// that finished before with the same configuration (file, overrides and seed, compared as parsed HOCON, so comments
+    /// do not count) is reused, so an interrupted sweep continues
     /// where it stopped (delete the folder to start over). SFT results are cached per seed in runs/sft-cache, so
     /// experiments that differ only after SFT start from the same checkpoint. Returns the exit code.
     /// </summary>
@@ -36,17 +37,15 @@ public static class Sweep
             for (int i = 0; i < exps.Count; i++)
             {
                 string dir = Path.Combine(sweepRoot, exps[i].Name, $"seed-{seed}");
-                string key = RunKey(paths[i], overrides, seed);
-                string keyFile = Path.Combine(dir, "sweep.key");
-                if (File.Exists(keyFile) && File.ReadAllText(keyFile) == key && File.Exists(Path.Combine(dir, "summary.json")))
+                var runOverrides = overrides.Append($"seed={seed}").ToList();
+                if (IsFinishedRunOf(dir, paths[i], runOverrides))
                     log.WriteLine($"=== {exps[i].Name} seed {seed}: done before, reusing {dir}");
                 else
                 {
                     if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); // unfinished or from another configuration
                     log.WriteLine($"=== {exps[i].Name} seed {seed} -> {dir}");
-                    int code = await LibraryRun.Execute(paths[i], [.. overrides, $"seed={seed}"], dir, log, ct, Path.Combine("runs", "sft-cache"));
+                    int code = await LibraryRun.Execute(paths[i], runOverrides, dir, log, ct, Path.Combine("runs", "sft-cache"));
                     if (code != 0) return code;
-                    File.WriteAllText(keyFile, key);
                 }
                 results[i].Add(SeedResult.Read(seed, dir));
             }
@@ -62,9 +61,22 @@ public static class Sweep
     }
 
     /// <summary>What a finished run of the sweep depends on: the experiment file's text, the overrides and the seed.</summary>
-    private static string RunKey(string path, IReadOnlyList<string> overrides, ulong seed) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            string.Join("\n", [File.ReadAllText(path), .. overrides, seed.ToString(CultureInfo.InvariantCulture)]))));
+    /// <summary>
+    /// Whether <paramref name="dir"/> holds a finished run (summary.json) of the file with these overrides: its recorded
+    /// experiment.conf must mean the same configuration. Both texts are compared as parsed HOCON, so editing a comment
+    /// in the file does not throw away finished runs, while any changed value does.
+    /// </summary>
+    private static bool IsFinishedRunOf(string dir, string path, IReadOnlyList<string> overrides)
+    {
+        string recorded = Path.Combine(dir, "experiment.conf");
+        if (!File.Exists(recorded) || !File.Exists(Path.Combine(dir, "summary.json"))) return false;
+        string current = File.ReadAllText(path) + "\n# --set\n" + string.Join("\n", overrides) + "\n";
+        try { return Canonical(File.ReadAllText(recorded)) == Canonical(current); }
+        catch (Exception e) when (e is FormatException or Akka.Configuration.ConfigurationException) { return false; }
+    }
+
+    /// <summary>A configuration text as parsed HOCON, rendered back: comments and layout gone, values and their order kept.</summary>
+    internal static string Canonical(string hocon) => Akka.Configuration.ConfigurationFactory.ParseString(hocon).Root.ToString();
 
     /// <summary>Mean held-out accuracy per evaluation step over seeds (steps every seed evaluated).</summary>
     private static (double[] Steps, double[] Mean, double[] Sd) MeanCurve(List<SeedResult> results)
