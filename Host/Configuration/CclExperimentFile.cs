@@ -17,6 +17,8 @@ public sealed record CclExperiment(string Name, string SourceText)
     public string Architecture { get; init; } = "mlp";
     /// <summary><c>model.sizes</c>, or null for the architecture's default shape.</summary>
     public IReadOnlyList<int>? Sizes { get; init; }
+    /// <summary><c>model.normalise</c>, or null for the architecture's default (batch for the autoencoder, none otherwise).</summary>
+    public CclNormalisation? Normalise { get; init; }
     /// <summary><c>ccl.loss</c>, or null for the architecture's default.</summary>
     public CclSimilarity? Loss { get; init; }
     /// <summary>Where the data is and how it is split.</summary>
@@ -51,6 +53,11 @@ public static class CclExperimentFile
         ["template-decorrelated"] = CclSimilarity.ClassTemplateDecorrelated,
     };
 
+    private static readonly Dictionary<string, CclNormalisation> Normalisations = new()
+    {
+        ["none"] = CclNormalisation.None, ["example"] = CclNormalisation.Example, ["batch"] = CclNormalisation.Batch,
+    };
+
     private static readonly Dictionary<string, string> Architectures = new()
     {
         ["mlp"] = "mlp", ["cnn"] = "cnn", ["autoencoder"] = "autoencoder",
@@ -67,6 +74,8 @@ public static class CclExperimentFile
         new("log-every", "print a step line every N SGD steps (an evaluation line follows every epoch)", (e, v, k) => e with { LogEvery = Int(v, k, 1) }),
         new("model.architecture", "mlp (classifier, default 784-512-512-10), cnn (stride-2 3x3 convolutions, default channels 1-64-64-128-128-256, then a linear layer to 10) or autoencoder (MLP with normalised hidden layers, default 784-256-64-256-784)",
             (e, v, k) => e with { Architecture = OneOf(v, k, Architectures) }),
+        new("model.normalise", "MLP and autoencoder: parameter-free standardisation of every hidden layer's pre-activations in both directions: none (default for mlp), example (per example over the features; the autoencoder collapses to the mean image with it) or batch (per feature over the batch, running statistics for evaluation; default for autoencoder)",
+            (e, v, k) => e with { Normalise = OneOf(v, k, Normalisations) }),
         new("model.sizes", "widths of the MLP or autoencoder, input first (e.g. [784, 128, 10]); channels of the CNN, input channels first (e.g. [1, 32, 64])",
             (e, v, k) => e with { Sizes = IntList(v, k, 1) }),
         new("ccl.method", "ccl (counter-current learning), bp (backpropagation baseline), output-only (hidden layers frozen at init) or frozen-feedback (CCL with the feedback weights fixed)",
@@ -74,7 +83,7 @@ public static class CclExperimentFile
         new("ccl.loss", "layer loss of CCL classification: batch-normalised (the paper's, default for mlp), class-template (the authors' MLP code) or template-decorrelated (the authors' CNN code, default for cnn)",
             (e, v, k) => e with { Loss = OneOf(v, k, Losses) }),
         new("ccl.similarity-weight", "weight of each layer's similarity term", (e, v, k) => O(e, o => o with { SimilarityWeight = Dbl(v, k) })),
-        new("ccl.decorrelation-weight", "weight of each decorrelation term (template-decorrelated only)", (e, v, k) => O(e, o => o with { DecorrelationWeight = Dbl(v, k) })),
+        new("ccl.decorrelation-weight", "weight of each decorrelation term: template-decorrelated classification (default 0.5), or the autoencoder's feature decorrelation of every hidden layer pair (default 0.05; 0 turns it off)", (e, v, k) => O(e, o => o with { DecorrelationWeight = Dbl(v, k) })),
         new("ccl.epochs", "passes over the training data; the run's total steps are epochs x ceil(training images / batch-size) SGD steps", (e, v, k) => e with { Epochs = Int(v, k, 1) }),
         new("ccl.steps", "total SGD steps instead of whole epochs (0: ccl.epochs x steps per epoch); --steps of run and resume sets it", (e, v, k) => e with { Steps = Long(v, k, 0) }),
         new("ccl.batch-size", "examples per SGD step", (e, v, k) => O(e, o => o with { BatchSize = Int(v, k, 1) })),
@@ -131,14 +140,17 @@ public static class CclExperimentFile
         switch (exp.Architecture)
         {
             case "cnn":
+                if (exp.Normalise is not null) throw new ConfigError($"{origin}: model.normalise applies to mlp and autoencoder only; a cnn has no normalisation");
                 Expect(0, 1, "one input channel: grey images");
                 return (sizes is null ? CclArchitecture.FashionCnn : CclArchitecture.Cnn(sizes, FashionMnist.Side, classes), CclTask.Classification);
             case "autoencoder":
                 Expect(0, pixels, "a 28x28 image"); Expect(-1, pixels, "the reconstructed image");
-                return (sizes is null ? CclArchitecture.FashionAutoencoder : CclArchitecture.Mlp(sizes) with { Normalise = true }, CclTask.Autoencoder);
+                return ((sizes is null ? CclArchitecture.FashionAutoencoder : CclArchitecture.Mlp(sizes))
+                    with { Normalisation = exp.Normalise ?? CclArchitecture.FashionAutoencoder.Normalisation }, CclTask.Autoencoder);
             default:
                 Expect(0, pixels, "a 28x28 image"); Expect(-1, classes, "the 10 classes");
-                return (sizes is null ? CclArchitecture.FashionMlp : CclArchitecture.Mlp(sizes), CclTask.Classification);
+                return ((sizes is null ? CclArchitecture.FashionMlp : CclArchitecture.Mlp(sizes))
+                    with { Normalisation = exp.Normalise ?? CclNormalisation.None }, CclTask.Classification);
         }
     }
 }

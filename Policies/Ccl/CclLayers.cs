@@ -64,25 +64,54 @@ public abstract class CclLayer : nn.Module
     protected static Tensor As(Tensor x, long[] shape) => x.reshape([-1, .. shape]);
 }
 
+/// <summary>How a CCL MLP standardises its hidden pre-activations (both directions, no learned parameters).</summary>
+public enum CclNormalisation
+{
+    /// <summary>No standardisation (the classification MLP).</summary>
+    None,
+    /// <summary>Per example over the features (parameter-free layer normalisation). A layer-matching MSE can be met by
+    /// mapping every input to one standardised pattern, so the autoencoder collapses to the mean image with it.</summary>
+    Example,
+    /// <summary>Per feature over the batch (parameter-free batch normalisation): every feature has zero mean and unit
+    /// variance across the batch, so a layer cannot map every input to one pattern. Training uses the batch's statistics
+    /// and updates running means and variances (momentum <see cref="CclLinear.RunningMomentum"/>); evaluation uses those.</summary>
+    Batch,
+}
+
 /// <summary>A fully connected CCL layer: W is out × in, B is in × out (no biases by default, as in the authors' MLP).</summary>
 public sealed class CclLinear : CclLayer
 {
+    /// <summary>Weight of the newest batch in the running statistics of <see cref="CclNormalisation.Batch"/> (PyTorch's default).</summary>
+    public const double RunningMomentum = 0.1;
+    /// <summary>Added to the variance before dividing.</summary>
+    public const double VarianceEpsilon = 1e-5;
+
     private readonly Linear forwardLayer;
     private readonly Linear feedbackLayer;
     private readonly long inFeatures, outFeatures;
-    private readonly bool normalise;
+    private readonly CclNormalisation normalisation;
+    // Running statistics of CclNormalisation.Batch (null otherwise): buffers, so they are saved and loaded with the weights.
+    private readonly Tensor? forwardMean, forwardVar, feedbackMean, feedbackVar;
 
-    /// <summary>A layer from <paramref name="inFeatures"/> to <paramref name="outFeatures"/>. With <paramref name="normalise"/>,
-    /// activated outputs of both directions are standardised per example (zero mean, unit variance over features, no
-    /// learned parameters) before the activation, which keeps layer-matching losses from collapsing to zero.</summary>
-    public CclLinear(long inFeatures, long outFeatures, bool bias = false, string name = "linear", bool normalise = false) : base(name)
+    /// <summary>A layer from <paramref name="inFeatures"/> to <paramref name="outFeatures"/>; <paramref name="normalisation"/>
+    /// standardises the activated outputs of both directions before the activation (see <see cref="CclNormalisation"/>).</summary>
+    public CclLinear(long inFeatures, long outFeatures, bool bias = false, string name = "linear", CclNormalisation normalisation = CclNormalisation.None) : base(name)
     {
-        this.normalise = normalise;
+        this.normalisation = normalisation;
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
         forwardLayer = Linear(inFeatures, outFeatures, hasBias: bias);
         feedbackLayer = Linear(outFeatures, inFeatures, hasBias: bias);
         RegisterComponents();
+        if (normalisation == CclNormalisation.Batch)
+        {
+            forwardMean = zeros(outFeatures); forwardVar = ones(outFeatures);
+            feedbackMean = zeros(inFeatures); feedbackVar = ones(inFeatures);
+            register_buffer("forward_mean", forwardMean);
+            register_buffer("forward_var", forwardVar);
+            register_buffer("feedback_mean", feedbackMean);
+            register_buffer("feedback_var", feedbackVar);
+        }
     }
 
     /// <inheritdoc />
@@ -105,7 +134,7 @@ public sealed class CclLinear : CclLayer
         x = As(x, InputShape);
         if (detach) x = x.detach();
         var y = forwardLayer.call(x);
-        return activate ? Act(normalise ? Standardise(y) : y) : y;
+        return activate ? Act(Standardise(y, forwardMean, forwardVar)) : y;
     }
 
     /// <inheritdoc />
@@ -114,10 +143,16 @@ public sealed class CclLinear : CclLayer
         c = As(c, OutputShape);
         if (detach) c = c.detach();
         var y = feedbackLayer.call(c);
-        return activate ? Act(normalise ? Standardise(y) : y) : y;
+        return activate ? Act(Standardise(y, feedbackMean, feedbackVar)) : y;
     }
 
-    private static Tensor Standardise(Tensor y) => functional.layer_norm(y, [y.shape[^1]]);
+    private Tensor Standardise(Tensor y, Tensor? runningMean, Tensor? runningVar) => normalisation switch
+    {
+        CclNormalisation.None => y,
+        CclNormalisation.Example => functional.layer_norm(y, [y.shape[^1]]),
+        // In training mode batch_norm also updates the running statistics in place (unbiased variance, as PyTorch).
+        _ => functional.batch_norm(y, runningMean!, runningVar!, training: training, momentum: RunningMomentum, eps: VarianceEpsilon),
+    };
 
     /// <inheritdoc />
     public override IEnumerable<Parameter> ForwardParameters() => forwardLayer.parameters();

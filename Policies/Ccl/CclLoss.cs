@@ -111,13 +111,36 @@ public static class CclLoss
     }
 
     /// <summary>Autoencoder: MSE(a_l, c_l) for l = 0 … L, where the feedback network was fed the input itself
-    /// (c_L = x, so the last term is the reconstruction error of the forward network).</summary>
-    public static (Tensor Total, List<Tensor> Terms) Autoencoder(IReadOnlyList<Tensor> acts, IReadOnlyList<Tensor> signals)
+    /// (c_L = x, so the last term is the reconstruction error of the forward network). With a
+    /// <paramref name="decorrelationWeight"/> above 0, every hidden pair (0 &lt; l &lt; L) adds
+    /// decorrelationWeight × (<see cref="FeatureDecorrelation"/>(a_l) + <see cref="FeatureDecorrelation"/>(c_l)).</summary>
+    public static (Tensor Total, List<Tensor> Terms) Autoencoder(IReadOnlyList<Tensor> acts, IReadOnlyList<Tensor> signals, double decorrelationWeight = 0)
     {
         var terms = new List<Tensor>(acts.Count);
+        int last = acts.Count - 1;
         for (int l = 0; l < acts.Count; l++)
-            terms.Add(functional.mse_loss(acts[l].reshape(acts[l].shape[0], -1), signals[l].reshape(signals[l].shape[0], -1)));
+        {
+            var a = acts[l].reshape(acts[l].shape[0], -1);
+            var c = signals[l].reshape(signals[l].shape[0], -1);
+            var term = functional.mse_loss(a, c);
+            if (decorrelationWeight != 0 && l > 0 && l < last)
+                term = term + (FeatureDecorrelation(a) + FeatureDecorrelation(c)) * decorrelationWeight;
+            terms.Add(term);
+        }
         return (Sum(terms), terms);
+    }
+
+    /// <summary>Sum of the squared off-diagonal correlations between the features (columns) of <paramref name="x"/> over its
+    /// rows, divided by the number of features (VICReg's covariance term on standardised features). 0 when every pair of
+    /// features is uncorrelated over the batch; it grows when features copy each other (dimensional collapse).</summary>
+    public static Tensor FeatureDecorrelation(Tensor x)
+    {
+        x = x.reshape(x.shape[0], -1);
+        long d = x.shape[1];
+        var centred = x - x.mean([0], keepdim: true);
+        var z = centred / (centred.pow(2).mean([0], keepdim: true).add(NormEpsilon).sqrt());
+        var corr = z.t().matmul(z) / x.shape[0];
+        return (corr.pow(2).sum() - corr.diagonal().pow(2).sum()) / d;
     }
 
     private static Tensor Sum(List<Tensor> terms)

@@ -22,9 +22,11 @@ public enum CclNetworkKind
 /// <param name="Sizes">MLP: every width, input first, output last. CNN: channels, input channels first.</param>
 /// <param name="Side">CNN: input image side (28 for Fashion-MNIST); unused for an MLP.</param>
 /// <param name="Outputs">CNN: width of the linear output layer; unused for an MLP.</param>
-/// <param name="Normalise">MLP: standardise each hidden layer's pre-activations per example in both directions
-/// (parameter-free layer normalisation). Used by the autoencoder, whose plain MSE(a_l, c_l) losses otherwise collapse.</param>
-public sealed record CclArchitecture(CclNetworkKind Kind, IReadOnlyList<int> Sizes, int Side = 28, int Outputs = 10, bool Normalise = false)
+/// <param name="Normalisation">MLP: how each hidden layer's pre-activations are standardised in both directions (no learned
+/// parameters). The autoencoder uses <see cref="CclNormalisation.Batch"/>: its MSE(a_l, c_l) losses collapse to
+/// input-independent activations without normalisation or with <see cref="CclNormalisation.Example"/>.</param>
+public sealed record CclArchitecture(CclNetworkKind Kind, IReadOnlyList<int> Sizes, int Side = 28, int Outputs = 10,
+    CclNormalisation Normalisation = CclNormalisation.None)
 {
     /// <summary>An MLP with these widths, input first.</summary>
     public static CclArchitecture Mlp(params int[] widths) => new(CclNetworkKind.Mlp, widths);
@@ -39,8 +41,8 @@ public sealed record CclArchitecture(CclNetworkKind Kind, IReadOnlyList<int> Siz
     /// 14, 7, 4, 2, 1, then 256 → 10.</summary>
     public static CclArchitecture FashionCnn { get; } = Cnn([1, 64, 64, 128, 128, 256]);
 
-    /// <summary>An MLP autoencoder for 28×28 images: 784-256-64-256-784.</summary>
-    public static CclArchitecture FashionAutoencoder { get; } = Mlp(784, 256, 64, 256, 784) with { Normalise = true };
+    /// <summary>An MLP autoencoder for 28×28 images: 784-256-64-256-784, hidden layers standardised per feature over the batch.</summary>
+    public static CclArchitecture FashionAutoencoder { get; } = Mlp(784, 256, 64, 256, 784) with { Normalisation = CclNormalisation.Batch };
 
     /// <summary>Per-example input width.</summary>
     public int InputWidth => Kind == CclNetworkKind.Mlp ? Sizes[0] : Sizes[0] * Side * Side;
@@ -54,11 +56,13 @@ public sealed record CclArchitecture(CclNetworkKind Kind, IReadOnlyList<int> Siz
         if (Sizes.Count < 2) throw new ArgumentException($"model.sizes needs at least 2 entries (got {Sizes.Count})");
         if (Sizes.Any(s => s < 1)) throw new ArgumentException($"model.sizes must all be >= 1 (got {string.Join('-', Sizes)})");
         if (Kind == CclNetworkKind.Cnn && (Side < 1 || Outputs < 1)) throw new ArgumentException($"a CNN needs side >= 1 and outputs >= 1 (got {Side}, {Outputs})");
+        if (Kind == CclNetworkKind.Cnn && Normalisation != CclNormalisation.None) throw new ArgumentException("model.normalise applies to MLPs only (a CNN has none)");
     }
 
-    /// <summary>Short text that identifies the shape, e.g. "mlp 784-512-512-10" or "cnn 1-64-64-128-128-256 @28 -> 10".</summary>
+    /// <summary>Short text that identifies the shape, e.g. "mlp 784-512-512-10", "mlp 784-256-64-256-784 batch-normalised"
+    /// or "cnn 1-64-64-128-128-256 @28 -> 10" (per-example normalisation keeps its older tag "normalised").</summary>
     public override string ToString() => Kind == CclNetworkKind.Mlp
-        ? $"mlp {string.Join('-', Sizes)}{(Normalise ? " normalised" : "")}"
+        ? $"mlp {string.Join('-', Sizes)}{Normalisation switch { CclNormalisation.Example => " normalised", CclNormalisation.Batch => " batch-normalised", _ => "" }}"
         : $"cnn {string.Join('-', Sizes)} @{Side} -> {Outputs}";
 }
 
@@ -85,7 +89,7 @@ public sealed class CclNetwork : nn.Module
         var s = architecture.Sizes;
         if (architecture.Kind == CclNetworkKind.Mlp)
         {
-            for (int i = 0; i + 1 < s.Count; i++) list.Add(new CclLinear(s[i], s[i + 1], name: $"layer{i + 1}", normalise: architecture.Normalise));
+            for (int i = 0; i + 1 < s.Count; i++) list.Add(new CclLinear(s[i], s[i + 1], name: $"layer{i + 1}", normalisation: architecture.Normalisation));
         }
         else
         {

@@ -38,8 +38,18 @@ public sealed record CclOptions
     public CclSimilarity Similarity { get; init; } = CclSimilarity.BatchNormalised;
     /// <summary>Weight of each layer's similarity term (the authors' loss_scale_C).</summary>
     public double SimilarityWeight { get; init; } = 0.5;
-    /// <summary>Weight of each decorrelation term (<see cref="CclSimilarity.ClassTemplateDecorrelated"/> only; the authors' loss_scale_ssl).</summary>
-    public double DecorrelationWeight { get; init; } = 0.5;
+    /// <summary>Weight of each decorrelation term, or null for the task's default (<see cref="EffectiveDecorrelationWeight"/>).
+    /// Classification: <see cref="CclSimilarity.ClassTemplateDecorrelated"/> only (the authors' loss_scale_ssl).
+    /// Autoencoder: the feature decorrelation of every hidden pair (<see cref="CclLoss.Autoencoder"/>).</summary>
+    public double? DecorrelationWeight { get; init; }
+    /// <summary>Default decorrelation weight of classification (the authors' CNN setting).</summary>
+    public const double ClassificationDecorrelationWeight = 0.5;
+    /// <summary>Default decorrelation weight of the autoencoder: with it the CCL autoencoder learns; without it its hidden
+    /// features copy each other and the reconstruction stays near the mean image (docs/ccl.md).</summary>
+    public const double AutoencoderDecorrelationWeight = 0.05;
+    /// <summary><see cref="DecorrelationWeight"/>, or the task's default when it is null.</summary>
+    public double EffectiveDecorrelationWeight =>
+        DecorrelationWeight ?? (Task == CclTask.Autoencoder ? AutoencoderDecorrelationWeight : ClassificationDecorrelationWeight);
     /// <summary>Examples per step.</summary>
     public int BatchSize { get; init; } = 256;
     /// <summary>SGD learning rate of the forward weights.</summary>
@@ -67,7 +77,7 @@ public sealed record CclOptions
         if (WarmupSteps < 0) throw new ArgumentException($"ccl.warmup-steps must be >= 0 (got {WarmupSteps})");
         if (EvalBatchSize < 1) throw new ArgumentException($"ccl.eval-batch-size must be >= 1 (got {EvalBatchSize})");
         if (!(SimilarityWeight >= 0)) throw new ArgumentException($"ccl.similarity-weight must be >= 0 (got {SimilarityWeight})");
-        if (!(DecorrelationWeight >= 0)) throw new ArgumentException($"ccl.decorrelation-weight must be >= 0 (got {DecorrelationWeight})");
+        if (!(EffectiveDecorrelationWeight >= 0)) throw new ArgumentException($"ccl.decorrelation-weight must be >= 0 (got {EffectiveDecorrelationWeight})");
         if (Task == CclTask.Autoencoder && Architecture.InputWidth != Architecture.OutputWidth)
             throw new ArgumentException($"an autoencoder needs output width = input width (model {Architecture})");
     }

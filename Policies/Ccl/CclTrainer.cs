@@ -174,8 +174,8 @@ public sealed class CclTrainer : IDisposable
             var feedbackInput = classify ? CclLoss.FeedbackInput(labels!, Classes, Options.Similarity) : x;
             var signals = Network.Feedback(feedbackInput, detach: true);
             (total, terms) = classify
-                ? CclLoss.Classification(acts, signals, labels!, Options.Similarity, Options.SimilarityWeight, Options.DecorrelationWeight)
-                : CclLoss.Autoencoder(acts, signals);
+                ? CclLoss.Classification(acts, signals, labels!, Options.Similarity, Options.SimilarityWeight, Options.EffectiveDecorrelationWeight)
+                : CclLoss.Autoencoder(acts, signals, Options.EffectiveDecorrelationWeight);
             output = acts[^1].reshape(rows, -1);
         }
         else
@@ -301,12 +301,22 @@ public sealed class CclTrainer : IDisposable
         double r = classify && CclLoss.UsesClassTemplates(Options.Similarity) ? Classes : b;
         double feedback = layers.Sum(l => 2.0 * l.FeedbackMacs) * r;
         double total = fwd + fwd /* weight grads, no input grads */ + feedback * (learnB ? 2 : 1);
-        if (!classify) return total;
+        if (!classify)
+        {
+            // Feature decorrelation of every hidden pair: the d × d correlation of a_l and of c_l, and their gradients.
+            if (Options.EffectiveDecorrelationWeight != 0)
+                for (int l = 1; l < Network.Depth; l++)
+                {
+                    double d = Network.Width(l), corr = 2.0 * b * d * d;
+                    total += corr * 2 + corr * (learnB ? 2 : 1);
+                }
+            return total;
+        }
         for (int l = 0; l < Network.Depth; l++)
         {
             double d = Network.Width(l), sim = 2.0 * b * r * d;
             total += sim + (l > 0 ? sim : 0) + (learnB ? sim : 0);
-            if (Options.Similarity == CclSimilarity.ClassTemplateDecorrelated && Options.DecorrelationWeight != 0)
+            if (Options.Similarity == CclSimilarity.ClassTemplateDecorrelated && Options.EffectiveDecorrelationWeight != 0)
                 total += 2.0 * b * b * d * (l > 0 ? 2 : 1) + 2.0 * r * r * d * (learnB ? 2 : 1);
         }
         return total;

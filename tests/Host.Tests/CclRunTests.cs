@@ -92,6 +92,8 @@ public class CclRunTests
     [InlineData("model.sizes = [100, 32, 10]", "model.sizes")]          // a shape that does not fit the images
     [InlineData("ccl.batch-size = 0", "ccl.batch-size")]
     [InlineData("ccl.momentum = 1.5", "ccl.momentum")]
+    [InlineData("model.normalise = layer", "model.normalise")]          // not none, example or batch
+    [InlineData("model { architecture = cnn, sizes = [1, 8], normalise = batch }", "model.normalise")] // a CNN has no normalisation
     [InlineData("data.directory = \"/nonexistent/fashion\"", "/nonexistent/fashion")]
     public async Task A_bad_ccl_key_exits_2_naming_it_and_writes_nothing(string line, string culprit)
     {
@@ -114,7 +116,7 @@ public class CclRunTests
         using var dir = new TempFolder();
         await using var cli = await CliProcess.RunAsync(dir.Path, Timeout, "keys");
         Experiments.AssertSucceeded(cli);
-        foreach (var key in new[] { "kind", "ccl.method", "ccl.loss", "ccl.epochs", "model.architecture", "data.train-limit" })
+        foreach (var key in new[] { "kind", "ccl.method", "ccl.loss", "ccl.epochs", "model.architecture", "model.normalise", "data.train-limit" })
             Assert.Contains(cli.Stdout.Split('\n'), l => l.StartsWith(key + " ", StringComparison.Ordinal) && l.Trim().Length > key.Length + 5);
     }
 

@@ -78,4 +78,21 @@ public class CclLossTests
         Assert.Equal(0.0, terms[1].item<float>(), 6);
         Assert.Equal(0.5, total.item<float>(), 6);
     }
+
+    [Fact]
+    public void Feature_decorrelation_is_zero_for_uncorrelated_features_and_counts_copied_ones()
+    {
+        // Columns (1, −1, 1, −1) and (1, 1, −1, −1) are uncorrelated over the 4 rows: 0. A third column copying the first
+        // has correlation 1 with it (twice, above and below the diagonal) and 0 with the second: 2 / 3 features.
+        var x = tensor(new float[] { 1, 1, -1, 1, 1, -1, -1, -1 }, [4, 2]);
+        Assert.Equal(0.0, CclLoss.FeatureDecorrelation(x).item<float>(), 5);
+        var copied = cat([x, x.narrow(1, 0, 1)], 1);
+        Assert.Equal(2.0 / 3, CclLoss.FeatureDecorrelation(copied).item<float>(), 5);
+        // The autoencoder adds it on hidden pairs only: [a_0, a_1, a_2] with a_1 = copied, all matching their signals.
+        var (_, terms) = CclLoss.Autoencoder([x, copied, x], [x, copied, x], decorrelationWeight: 0.5);
+        Assert.Equal(3, terms.Count);
+        Assert.Equal(0.0, terms[0].item<float>(), 5);
+        Assert.Equal(0.5 * 2 * 2.0 / 3, terms[1].item<float>(), 5);
+        Assert.Equal(0.0, terms[2].item<float>(), 5);
+    }
 }

@@ -51,6 +51,41 @@ public class CclTrainerTests
     }
 
     [Fact]
+    public void A_batch_normalised_autoencoder_resumes_bitwise_with_its_running_statistics()
+    {
+        // The running means and variances are buffers, not parameters: they must travel in the state, or evaluation
+        // after a resume would use fresh statistics.
+        using var data = CclTestData.LowRankData(100, width: 20, rank: 4);
+        var options = new CclOptions
+        {
+            Seed = 3, Task = CclTask.Autoencoder, Architecture = CclArchitecture.Mlp(20, 16, 8, 16, 20) with { Normalisation = CclNormalisation.Batch },
+            BatchSize = 32, ForwardLearningRate = 0.5, FeedbackLearningRate = 0.5,
+        };
+        byte[] state;
+        List<double> expectedLosses;
+        double expectedEval;
+        using (var straight = new CclTrainer(options, data))
+        {
+            for (int i = 0; i < 6; i++) straight.Step();
+            state = straight.SaveState();
+            expectedLosses = Enumerable.Range(0, 5).Select(_ => straight.Step().Loss).ToList();
+            expectedEval = straight.Evaluate(CclSplit.Test).Loss;
+        }
+        using (var net = new CclNetwork(options.Architecture, 1))
+            Assert.Equal(16, net.buffers().Count()); // 4 layers × (mean, variance) × (forward, feedback)
+
+        using var fresh = new CclTrainer(options, data);
+        double untrainedEval = fresh.Evaluate(CclSplit.Test).Loss;
+        using var resumed = new CclTrainer(options, data);
+        resumed.Step();
+        resumed.LoadState(state);
+        var losses = Enumerable.Range(0, 5).Select(_ => resumed.Step().Loss).ToList();
+        Assert.Equal(expectedLosses, losses);
+        Assert.Equal(expectedEval, resumed.Evaluate(CclSplit.Test).Loss);
+        Assert.NotEqual(untrainedEval, expectedEval);
+    }
+
+    [Fact]
     public void Without_data_a_trainer_learns_from_given_batches_and_its_state_round_trips()
     {
         // The learner-actor case: batches come from elsewhere; the state then has no data cursor.
@@ -148,7 +183,7 @@ public class CclTrainerTests
         double variance = data.Train.Inputs.var(0).mean().item<float>();
         var options = new CclOptions
         {
-            Seed = 2, Task = CclTask.Autoencoder, Architecture = CclArchitecture.Mlp(20, 16, 8, 16, 20) with { Normalise = true },
+            Seed = 2, Task = CclTask.Autoencoder, Architecture = CclArchitecture.Mlp(20, 16, 8, 16, 20) with { Normalisation = CclNormalisation.Batch },
             BatchSize = 32, ForwardLearningRate = 0.5, FeedbackLearningRate = 0.5,
         };
         using var t = new CclTrainer(options, data);
