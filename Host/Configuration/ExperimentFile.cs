@@ -98,7 +98,7 @@ public static class ExperimentFile
         new("capo.critiques", "CAPO: critiques per response (N)", (e, v, k) => C(e, c => c with { Critiques = Int(v, k, 1) })),
         new("capo.vote", "CAPO: voting rule over critiques: union, intersection, majority (flagged by more than half) or average (flagged by at least tau)", (e, v, k) => C(e, c => c with { Vote = Str(v, k) })),
         new("capo.tau", "CAPO: threshold of the average rule, in (0, 1]", (e, v, k) => C(e, c => c with { Tau = Dbl(v, k) })),
-        new("capo.penalty", "CAPO: P, subtracted from every token of a voted-wrong step", (e, v, k) => C(e, c => c with { Penalty = Dbl(v, k) })),
+        new("capo.penalty", "CAPO: P, subtracted from every token of a voted-wrong step (default 0.25)", (e, v, k) => C(e, c => c with { Penalty = Dbl(v, k) })),
         new("capo.correct-reward", "CAPO: C for a correct final answer", (e, v, k) => C(e, c => c with { CorrectReward = Dbl(v, k) })),
         new("capo.incorrect-reward", "CAPO: C for a wrong or missing final answer", (e, v, k) => C(e, c => c with { IncorrectReward = Dbl(v, k) })),
         new("capo.penalize-correct", "CAPO: also penalise wrong steps of responses whose final answer is right", (e, v, k) => C(e, c => c with { PenalizeCorrectAnswers = Bool(v, k) })),
