@@ -102,6 +102,7 @@ public static class ExperimentFile
         new("capo.correct-reward", "CAPO: C for a correct final answer", (e, v, k) => C(e, c => c with { CorrectReward = Dbl(v, k) })),
         new("capo.incorrect-reward", "CAPO: C for a wrong or missing final answer", (e, v, k) => C(e, c => c with { IncorrectReward = Dbl(v, k) })),
         new("capo.penalize-correct", "CAPO: also penalise wrong steps of responses whose final answer is right", (e, v, k) => C(e, c => c with { PenalizeCorrectAnswers = Bool(v, k) })),
+        new("capo.penalize-missing-steps", "CAPO: penalise the answer of a response that wrote fewer steps than the problem has operations, as a cut-off answer is (default true; false lets the policy skip the working to avoid step penalties)", (e, v, k) => C(e, c => c with { PenalizeMissingSteps = Bool(v, k) })),
         new("capo.deadline", "CAPO: seconds a vote waits for its critiques; later ones are left out and counted", (e, v, k) => C(e, c => c with { DeadlineSeconds = Pos(v, k) })),
         new("capo.compare-with-oracle", "CAPO: report prm_precision/recall/f1 of the votes against the arithmetic oracle", (e, v, k) => C(e, c => c with { CompareWithOracle = Bool(v, k) })),
         new("capo.voters-per-node", "CAPO: GenPRM voter actors on each node with the voter role", (e, v, k) => C(e, c => c with { VotersPerNode = Int(v, k, 1) })),

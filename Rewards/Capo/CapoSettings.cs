@@ -92,6 +92,9 @@ public sealed record CapoSettings
     public double IncorrectReward { get; init; }
     /// <summary>Whether wrong steps are penalised in responses whose final answer is right (errors that cancel).</summary>
     public bool PenalizeCorrectAnswers { get; init; } = true;
+    /// <summary>Whether a response that writes fewer steps than its problem has operations is penalised on its answer
+    /// span, as a cut-off answer is (closes the "skip the working" hack; see <see cref="CapoCreditOptions.PenalizeMissingSteps"/>).</summary>
+    public bool PenalizeMissingSteps { get; init; } = true;
     /// <summary>Seconds a vote waits for its critiques; late ones are left out and counted as timed out.</summary>
     public double DeadlineSeconds { get; init; } = 30;
     /// <summary>Compare voted wrong steps with the arithmetic oracle (prm_precision/recall/f1 metrics).</summary>
@@ -123,6 +126,7 @@ public sealed record CapoSettings
         Credit = new CapoCreditOptions
         {
             CorrectReward = CorrectReward, IncorrectReward = IncorrectReward, Penalty = Penalty, PenalizeCorrectAnswers = PenalizeCorrectAnswers,
+            PenalizeMissingSteps = PenalizeMissingSteps,
         },
     };
 

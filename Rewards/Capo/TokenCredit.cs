@@ -21,6 +21,15 @@ public sealed record CapoCreditOptions
     /// </summary>
     public bool PenalizeCorrectAnswers { get; init; } = true;
 
+    /// <summary>
+    /// Whether a response with fewer steps than its problem has operations gets its answer span penalised (the tokens
+    /// after its last well-formed step through the terminal token), like a cut-off answer. Default true. Without it,
+    /// skipping the working is a reward hack: an answer line alone has no step a critique can flag, so in a group of
+    /// wrong answers it scores better than an attempt with one wrong step. Measured here: with P = 1 the completion
+    /// length fell from 26 to 7 tokens within 250 steps and accuracy with it (docs/capo.md).
+    /// </summary>
+    public bool PenalizeMissingSteps { get; init; } = true;
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A reward is not finite or the penalty is negative; the message names the key.</exception>
     public void Validate()
@@ -47,7 +56,9 @@ public sealed record CapoCreditOptions
 /// penalised span: the tokens after its last well-formed step up to and including the terminal token (EOS or the
 /// first padding token), or to the end when it was truncated. This closes a reward hack seen in calibration: with
 /// only step penalties, emitting padding first (an empty answer with no steps to penalise) scores better than
-/// trying. The span is found by the rule verifier, so it does not depend on the judge.</para>
+/// trying. The span is found by the rule verifier, so it does not depend on the judge. With
+/// <see cref="CapoCreditOptions.PenalizeMissingSteps"/> (default) the same span is penalised when the response wrote
+/// fewer steps than the problem has operations: skipping the working leaves nothing for a critique to flag.</para>
 /// <para>A token is penalised at most once (at most −P), even where a wrong step and the answer span overlap.</para>
 /// </remarks>
 public static class TokenCredit
@@ -92,6 +103,8 @@ public static class TokenCredit
         }
         if (AnswerSpan(parsed, tokens) is var (start, end))
             Mark(penalised, start, end);
+        else if (o.PenalizeMissingSteps && ArithmeticVerifier.Summarize(problem, parsed).MissingSteps > 0)
+            Mark(penalised, LastWellFormedStepEnd(parsed), Math.Min(parsed.TerminalIndex + 1, tokens));
         for (int t = 0; t < tokens; t++)
             if (penalised[t])
                 perToken[t] = c - o.Penalty;
@@ -111,17 +124,18 @@ public static class TokenCredit
         bool answerOk = !truncated && parsed.Answer is not null && parsed.AnswerTokenEnd == parsed.TerminalIndex + 1;
         if (answerOk)
             return null;
-        int start = 0;
-        for (int i = parsed.Steps.Count - 1; i >= 0; i--)
-        {
-            if (parsed.Steps[i].WellFormed)
-            {
-                start = parsed.Steps[i].TokenEnd;
-                break;
-            }
-        }
+        int start = LastWellFormedStepEnd(parsed);
         int end = truncated ? tokenCount : Math.Min(parsed.TerminalIndex + 1, tokenCount);
         return start < end ? (start, end) : null;
+    }
+
+    /// <summary>The token after the last well-formed step, or 0 when there is none.</summary>
+    private static int LastWellFormedStepEnd(ParsedResponse parsed)
+    {
+        for (int i = parsed.Steps.Count - 1; i >= 0; i--)
+            if (parsed.Steps[i].WellFormed)
+                return parsed.Steps[i].TokenEnd;
+        return 0;
     }
 
     private static void Mark(bool[] penalised, int start, int end)

@@ -100,6 +100,28 @@ public class CapoTokenCreditTests
     }
 
     [Fact]
+    public void Skipping_the_working_is_penalised_on_the_answer_unless_configured_otherwise()
+    {
+        // The problem 7+5-3 has two operations. "A:8" alone (tokens 0-2, EOS 3) writes no step: no critique can flag
+        // anything, so without this rule it would beat any attempt with a wrong step.
+        var problem = Problem("+-", 7, 5, 3);
+        var skipped = TokenCredit.Compute(Sample("A:8"), problem, [], Default);
+        Assert.Equal(Enumerable.Range(0, 4), Penalised(skipped));
+        Assert.All(Penalised(skipped), t => Assert.Equal(-1.0, skipped.PerToken[t]));
+
+        // One step written of two: the tokens after it through EOS ("A:8" 7-9, EOS 10).
+        var half = TokenCredit.Compute(Sample("7+5=12\nA:8"), problem, [], Default);
+        Assert.Equal(Enumerable.Range(7, 4), Penalised(half));
+
+        // All steps written: no answer-span penalty.
+        Assert.Empty(Penalised(TokenCredit.Compute(Sample("7+5=12\n12-3=9\nA:9"), problem, [], Default)));
+
+        var off = Default with { PenalizeMissingSteps = false };
+        Assert.Empty(Penalised(TokenCredit.Compute(Sample("A:8"), problem, [], off)));
+        Assert.Empty(Penalised(TokenCredit.Compute(Sample("7+5=12\nA:8"), problem, [], off)));
+    }
+
+    [Fact]
     public void A_token_is_penalised_at_most_once_where_a_wrong_step_and_the_answer_span_overlap()
     {
         // Step 2 "12-3=" is malformed and there is no answer: step 2 (7-12) and the span after step 1 (7-13) overlap.
