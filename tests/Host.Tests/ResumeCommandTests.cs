@@ -66,7 +66,8 @@ public class ResumeCommandTests
         Assert.Equal(1, b.GetProperty("resumes").GetInt32());
         Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
         // The journal lists the checkpoints the store still has: the last 3 (keep-checkpoints), older ones recorded as pruned.
-        Assert.Equal([6L, 9, 12], b.GetProperty("checkpoints").EnumerateArray().Select(c => c.GetProperty("step").GetInt64()));
+        var kept = b.GetProperty("checkpoints").EnumerateArray().Select(c => c.GetProperty("step").GetInt64()).ToList();
+        Assert.True(kept.SequenceEqual([6L, 9, 12]), $"checkpoints [{string.Join(", ", kept)}], expected [6, 9, 12]; show: {b}");
 
         var steps = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), steps);
