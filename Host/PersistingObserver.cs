@@ -16,6 +16,9 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
     private readonly Dictionary<long, Exception> failedSaves = new();
     private Task saving = Task.CompletedTask;
 
+    /// <summary>How long a checkpoint waits for the journal to catch up before it is reported as not saved.</summary>
+    private static readonly TimeSpan JournalTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Completes when every checkpoint handed over so far is stored (or failed, with a warning).</summary>
     public Task Flushed { get { lock (gate) return saving; } }
 
@@ -51,6 +54,11 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
             string id = $"step-{step:D8}";
             try
             {
+                // The journal first: a resume rebuilds metrics.jsonl from the journal's steps up to the stored checkpoint,
+                // so every StepCompleted up to this step must be durable before the checkpoint is. The journal persists in
+                // mailbox order and answers GetState only after what came before it (those Records were enqueued on the
+                // experiment's thread before this checkpoint was handed over). A SIGKILL between the two lost a step's line.
+                journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, JournalTimeout).Wait();
                 var info = store.Save(name, id, step, checkpoint.PolicyVersion, checkpoint.WriteTo);
                 journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(step, id, info.Sha256, info.Size, DateTime.UtcNow)));
                 inner.Log($"[ckpt] step {step}: saved {id} ({info.Size / 1024.0:F0} KiB, sha256 {info.Sha256[..12]}...) to {store.Location}");
