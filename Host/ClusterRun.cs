@@ -75,7 +75,7 @@ public static class ClusterRun
                 metrics.WriteLine(Curves.MetricsLine(step.Step, step.Metrics));
         Curves.KeepRowsUpTo(Path.Combine(dir, "eval.jsonl"), from);
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: true, checkpoint, log, ct);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: true, checkpoint, log, ct, latest?.Info);
     }
 
     /// <summary>How long a stop (SIGINT, SIGTERM) may take to checkpoint the last completed step before the command gives up with exit 1.</summary>
@@ -89,7 +89,7 @@ public static class ClusterRun
     /// the signal's (130 or 143), or 1 when the checkpoint could not be stored within <see cref="StopTimeout"/>.
     /// </summary>
     private static async Task<int> Launch(IRunnableExperiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
-        bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct)
+        bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
         string owner = StoreSupport.AcquireLease(store, exp.Name, log); // resume holds it already: then this renews it
@@ -133,6 +133,11 @@ public static class ClusterRun
             // for its two records before starting the experiment: the journal persists records in the order it receives
             // them, so the experiment's own events come after these; both are confirmed before the progress is awaited.
             var started = journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
+            // A SIGKILL can fall between storing a checkpoint and journaling it: the store then has a checkpoint the journal
+            // does not list. Resuming from it records it (the journal ignores an id it knows), so the journal's checkpoint
+            // list and its pruning stay in step with the store.
+            if (resumedFrom is { } rf)
+                journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(rf.Step, rf.CheckpointId, rf.Sha256, rf.Size, DateTime.UtcNow)));
             var totalChanged = resuming
                 ? journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(exp.TotalSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30))
                 : Task.FromResult(new ExperimentJournal.Recorded(0, false));
