@@ -46,11 +46,10 @@ public sealed record FlowExperimentSettings(string Name, FlowLearnerSettings Lea
 /// (not arrival order), so a run does not depend on how many explorers there were or which answered first, and a resumed
 /// run is exact. Evaluations, checkpoints and a graceful <see cref="ExperimentActor.Stop"/> work as in the other experiments.
 /// </summary>
-public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
+public sealed class FlowExperimentActor : CoordinatorActor, IWithTimers
 {
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly FlowExperimentSettings settings;
-    private readonly IExperimentObserver observer;
     private readonly IActorRef mediator;
     private readonly IActorRef learner;
     private readonly string taskJson;
@@ -60,9 +59,7 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
     private string rewardModelSha = "";
     private StepWork? work;            // the step being explored or trained
     private long version = -1;         // -1 until the learner is ready; then the steps trained
-    private bool training, finishing;
-    private string? stopReason;
-    private long checkpointRequested = -1, checkpointReceived = -1;
+    private bool training;
     private int staleDropped, duplicateDropped;
 
     /// <inheritdoc />
@@ -91,15 +88,14 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A flow experiment; see <see cref="Props"/>.</summary>
-    public FlowExperimentActor(FlowExperimentSettings settings, IExperimentObserver observer)
+    public FlowExperimentActor(FlowExperimentSettings settings, IExperimentObserver observer) : base(observer)
     {
         this.settings = settings;
-        this.observer = observer;
         taskJson = settings.Learner.Task.ToJson();
         mediator = DistributedPubSub.Get(Context.System).Mediator;
         learner = Context.ActorOf(FlowLearnerActor.Props(settings.Learner), "learner");
 
-        Receive<Progress>(p => observer.Log(p.Line));
+        Receive<Progress>(p => Observer.Log(p.Line));
         Receive<Ready>(OnReady);
         Receive<RequestExploration>(_ => OnRequest());
         Receive<RequestWork>(_ => Sender.Tell(new NoMoreWork(settings.Name))); // a GRPO sampler: nothing for it here
@@ -115,38 +111,18 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
         });
         Receive<ExploredGroups>(OnExplored);
         Receive<Trained>(OnTrained);
-        Receive<CheckpointTaken>(OnCheckpointTaken);
+        Receive<CheckpointTaken>(c => CheckpointArrived(c.Step, c.Checkpoint));
         Receive<Concluded>(OnConcluded);
-        Receive<ExperimentActor.Stop>(OnStop);
         Receive<Tick>(_ => CheckTimeouts());
         Receive<Terminated>(t => Reassign(t.ActorRef, "left"));
     }
-
-    /// <summary>A bug in the coordinator must not silently restart the run: any exception ends the experiment with a message.</summary>
-    protected override bool AroundReceive(Receive receive, object message)
-    {
-        try { return base.AroundReceive(receive, message); }
-        catch (Exception e)
-        {
-            log.Error(e, "flow experiment coordinator failed on {0}", message.GetType().Name);
-            Fail($"the experiment coordinator failed on {message.GetType().Name}: {e.Message}");
-            return true;
-        }
-    }
-
-    /// <summary>The learner holds the only copy of the policy: its failure stops the run (resume continues from the last checkpoint).</summary>
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, TimeSpan.Zero, ex =>
-    {
-        Fail($"the learner failed: {ex.Message}");
-        return Directive.Stop;
-    });
 
     /// <inheritdoc />
     protected override void PreStart()
     {
         mediator.Tell(new Put(Self));
         var o = settings.Learner;
-        observer.Log(settings.ResumeFrom is { } r
+        Observer.Log(settings.ResumeFrom is { } r
             ? $"experiment {settings.Name}: resuming after step {r.Step} (weights sha256 {r.WeightsSha256[..12]}...)"
             : $"experiment {settings.Name}: setting up {o.Task.KindName} on the learner (reward, flow-matching pretraining of {o.Model})");
         learner.Tell(new FlowLearnerProtocol.Initialize(settings.ResumeFrom));
@@ -158,22 +134,41 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
 
     private long Total => settings.TotalSteps;
 
+    /// <inheritdoc />
+    protected override long LastStep => version;
+    /// <inheritdoc />
+    protected override bool StepInProgress => training;
+    /// <inheritdoc />
+    protected override long ResumedStep => settings.ResumeFrom?.Step ?? 0;
+    /// <inheritdoc />
+    protected override string AbandonedBeforeFirstStep => "the setup is abandoned";
+    /// <inheritdoc />
+    protected override void AskForCheckpoint(long step) => learner.Tell(new TakeCheckpoint(step));
+
+    /// <summary>Explorers waiting for work hear there is none; exploration of a step not yet training is dropped.</summary>
+    protected override void OnStopping()
+    {
+        foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
+        waiting.Clear();
+        if (!training) work = null;
+    }
+
     private void OnReady(Ready r)
     {
         version = r.Step;
         current = r.Weights;
         rewardModel = r.RewardModel;
         rewardModelSha = r.RewardModel is null ? "" : Convert.ToHexString(SHA256.HashData(r.RewardModel)).ToLowerInvariant();
-        if (settings.ResumeFrom is not null) checkpointRequested = checkpointReceived = version; // that checkpoint is in the store
-        observer.Log($"learner ready in {r.Seconds:F1} s; {Total - version} RL steps to go");
-        if (r.Evaluation is not null) observer.Evaluation(new EvalReport("pretrained", 0, r.Evaluation));
+        if (settings.ResumeFrom is not null) CheckpointAlreadyStored(version);
+        Observer.Log($"learner ready in {r.Seconds:F1} s; {Total - version} RL steps to go");
+        if (r.Evaluation is not null) Observer.Evaluation(new EvalReport("pretrained", 0, r.Evaluation));
         if (version >= Total) { Finish(); return; }
         PlanNext();
     }
 
     private void PlanNext()
     {
-        if (finishing || stopReason is not null) return;
+        if (Finishing || StopReason is not null) return;
         long step = version + 1;
         var specs = FlowRlTrainer.Plan(settings.Learner.Grpo, settings.Learner.Model.Classes, step - 1);
         int per = settings.GroupsPerTask <= 0 ? specs.Count : settings.GroupsPerTask;
@@ -186,7 +181,7 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
 
     private void OnRequest()
     {
-        if (finishing || stopReason is not null) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
+        if (Finishing || StopReason is not null) { Sender.Tell(new NoMoreWork(settings.Name)); return; }
         if (!TryAssign(Sender)) waiting.Add(Sender);
     }
 
@@ -249,7 +244,7 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
 
     private void TryTrain()
     {
-        if (training || stopReason is not null || work is null || work.Tasks.Any(t => t.Result is null)) return;
+        if (training || StopReason is not null || work is null || work.Tasks.Any(t => t.Result is null)) return;
         // Plan order: tasks by index, groups in each task's order (FlowRlTrainer.TrainOn orders by group id as well).
         var groups = work.Tasks.OrderBy(t => t.Index).SelectMany(t => t.Result!.Groups).ToList();
         long step = work.Step;
@@ -281,63 +276,20 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
         };
         if (t.Evaluation is not null) foreach (var (k, v) in t.Evaluation) m[k] = v;
         staleDropped = duplicateDropped = 0;
-        observer.StepCompleted(new StepReport(t.Step, version, m));
-        if (t.Evaluation is not null) observer.Evaluation(new EvalReport("eval", t.Step, t.Evaluation));
+        Observer.StepCompleted(new StepReport(t.Step, version, m));
+        if (t.Evaluation is not null) Observer.Evaluation(new EvalReport("eval", t.Step, t.Evaluation));
 
         int every = settings.CheckpointEvery;
         // Messages to the learner are handled in order, so this snapshot is taken before the next update.
         if (every > 0 && (version % every == 0 || version >= Total)) RequestCheckpoint();
         if (version >= Total) { Finish(); return; }
-        if (stopReason is not null) { StopAfterCheckpoint(); return; }
+        if (StopReason is not null) { StopAfterCheckpoint(); return; }
         PlanNext();
-    }
-
-    private void RequestCheckpoint()
-    {
-        if (checkpointRequested == version) return;
-        checkpointRequested = version;
-        learner.Tell(new TakeCheckpoint(version));
-    }
-
-    private void OnCheckpointTaken(CheckpointTaken c)
-    {
-        observer.CheckpointTaken(c.Step, c.Checkpoint);
-        checkpointReceived = Math.Max(checkpointReceived, c.Step);
-        if (stopReason is not null && !finishing && !training && checkpointReceived == version) StopNow();
-    }
-
-    private void OnStop(ExperimentActor.Stop s)
-    {
-        if (finishing || stopReason is not null) return;
-        stopReason = s.Reason;
-        foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
-        waiting.Clear();
-        observer.Log(version < 0
-            ? $"stopping ({s.Reason}) before the first step: {(settings.ResumeFrom is null ? "the setup is abandoned, nothing to checkpoint" : "the checkpoint it resumed from stays the latest")}"
-            : $"stopping ({s.Reason}) after step {version + (training ? 1 : 0)}{(training ? ", whose update is in progress" : "")}: " +
-              "exploration of later steps is dropped and the last completed step is checkpointed");
-        if (version < 0) { StopNow(); return; }
-        if (training) return; // OnTrained records the step, then stops
-        work = null;
-        StopAfterCheckpoint();
-    }
-
-    private void StopAfterCheckpoint()
-    {
-        RequestCheckpoint();
-        if (checkpointReceived == version) StopNow();
-    }
-
-    private void StopNow()
-    {
-        finishing = true;
-        observer.Stopped(Math.Max(version, settings.ResumeFrom?.Step ?? 0), stopReason!);
-        Context.Stop(Self);
     }
 
     private void Finish()
     {
-        finishing = true;
+        BeginFinishing();
         foreach (var w in waiting) w.Tell(new NoMoreWork(settings.Name));
         waiting.Clear();
         learner.Tell(new Conclude(version));
@@ -346,8 +298,8 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
     private void OnConcluded(Concluded c)
     {
         try { settings.Pictures?.Invoke(c.Before, c.After); }
-        catch (Exception e) { observer.Log($"(could not draw the sample pictures: {e.Message})"); }
-        observer.Finished(c.Weights);
+        catch (Exception e) { Observer.Log($"(could not draw the sample pictures: {e.Message})"); }
+        Observer.Finished(c.Weights);
         Context.Stop(Self);
     }
 
@@ -376,11 +328,4 @@ public sealed class FlowExperimentActor : ReceiveActor, IWithTimers
         Dispatch();
     }
 
-    private void Fail(string reason)
-    {
-        if (finishing) return;
-        finishing = true;
-        observer.Failed(reason);
-        Context.Stop(Self);
-    }
 }
