@@ -24,8 +24,13 @@ public static class Cli
         }
         catch (Exception e)
         {
-            await Console.Error.WriteLineAsync($"failed: {e.GetType().Name}: {e.Message}");
+            await Console.Error.WriteLineAsync($"failed: {Describe(e)}");
             return 1;
         }
     }
+
+    /// <summary>A failure as one line: this project's own exceptions carry messages written for users, so they are
+    /// shown as they are; anything else (a bug, a library's error) keeps its type name, which is what a bug report needs.</summary>
+    public static string Describe(Exception e) =>
+        e.GetType().Namespace?.StartsWith("RlActors", StringComparison.Ordinal) == true ? e.Message : $"{e.GetType().Name}: {e.Message}";
 }

@@ -66,7 +66,7 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
             catch (Exception e)
             {
                 lock (gate) failedSaves[step] = e;
-                inner.Log($"warning: the checkpoint of step {step} could not be saved to {store.Location}: {e.GetType().Name}: {e.Message}");
+                inner.Log($"warning: the checkpoint of step {step} could not be saved to {store.Location}: {Cli.Describe(e)}");
                 return;
             }
             try

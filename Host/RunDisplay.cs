@@ -20,6 +20,8 @@ public sealed record RunDisplay
     public required string EvalMetric { get; init; }
     /// <summary>Legend of the held-out curve.</summary>
     public required string EvalLabel { get; init; }
+    /// <summary>How a value of <see cref="EvalMetric"/> is written in the closing line (accuracies as percentages).</summary>
+    public Func<double, string> EvalValue { get; init; } = v => v.ToString("G4", CultureInfo.InvariantCulture);
     /// <summary>One-line summary of a step for the live progress bar, given the total steps.</summary>
     public required Func<StepReport, long, string> Summary { get; init; }
     /// <summary>The logged line of a step, given the total steps and the estimated time left.</summary>
@@ -28,6 +30,7 @@ public sealed record RunDisplay
     public Func<EvalReport, string> EvalLine { get; init; } = r => $"[eval] {r.Phase} step {r.Step}";
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    private static string Percent(double v) => F($"{100 * v:F1} %");
 
     /// <summary>GRPO: reward, accuracy, loss, entropy, throughput.</summary>
     public static RunDisplay Grpo { get; } = new()
@@ -37,6 +40,7 @@ public sealed record RunDisplay
         CurveLabel = "training reward",
         EvalMetric = "accuracy",
         EvalLabel = "held-out accuracy",
+        EvalValue = Percent,
         Summary = (r, total) => F($"step {r.Step}/{total}  reward {r.Metrics[GrpoMetrics.RewardMean]:F3}  acc {r.Metrics[GrpoMetrics.Accuracy]:F3}  {r.Metrics[RuntimeMetrics.TokensPerSecond]:N0} tok/s"),
         Line = (r, total, eta) =>
         {
@@ -63,6 +67,7 @@ public sealed record RunDisplay
             CurveLabel = classify ? "training batch accuracy" : "training reconstruction MSE",
             EvalMetric = test,
             EvalLabel = classify ? "test accuracy" : "test reconstruction MSE",
+            EvalValue = classify ? Percent : v => F($"{v:F4}"),
             Summary = (r, total) => F($"step {r.Step}/{total}  epoch {r.Metrics[SupervisedMetrics.Epoch]:F2}  loss {r.Metrics[CclMetrics.Loss]:F4}  {Batch(r)}"),
             Line = (r, total, eta) => F($"[{title.ToLowerInvariant()}] step {r.Step,5}/{total}  epoch {r.Metrics[SupervisedMetrics.Epoch]:F2}  ") +
                                       F($"loss {r.Metrics[CclMetrics.Loss]:F4}  {Batch(r)}  {r.Metrics[RuntimeMetrics.StepSeconds]:F3} s/step  ETA {eta:mm\\:ss}"),

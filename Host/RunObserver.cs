@@ -126,23 +126,16 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             if (sftAccuracy is double s && finalAccuracy is double f)
                 Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
             else if (evalCurve.Count > 0)
-                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: {display.EvalLabel} {evalCurve[^1].Value:G4} after step {evalCurve[^1].Step}");
+                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: {display.EvalLabel} {display.EvalValue(evalCurve[^1].Value)} after step {evalCurve[^1].Step}");
         }
         Completion.TrySetResult(0);
     }
 
     /// <inheritdoc />
-    /// <remarks>Until checkpoints live in the experiment store, they are written atomically (temp file, then rename) to
-    /// runs/&lt;name&gt;/checkpoints/step-NNNNNN.ckpt; each file checks itself (SHA-256) on load.</remarks>
-    public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint)
-    {
-        string folder = Path.Combine(dir, "checkpoints");
-        Directory.CreateDirectory(folder);
-        string path = Path.Combine(folder, $"step-{step:D6}.ckpt");
-        File.WriteAllBytes(path + ".tmp", checkpoint.Encode());
-        File.Move(path + ".tmp", path, overwrite: true);
-        Write($"[ckpt] step {step}: {path} (weights sha256 {checkpoint.WeightsSha256[..12]}...)");
-    }
+    /// <remarks>This observer writes files only; checkpoints go to the experiment store through
+    /// <see cref="PersistingObserver"/>, which wraps it and never hands them on.</remarks>
+    public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) =>
+        throw new NotSupportedException("RunObserver does not store checkpoints: wrap it in a PersistingObserver");
 
     /// <inheritdoc />
     public void Failed(string reason)

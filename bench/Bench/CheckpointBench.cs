@@ -51,10 +51,13 @@ public static class CheckpointBench
             long bytes = 0;
             for (int i = 0; i < 6; i++)
             {
+                int gen2 = GC.CollectionCount(2);
                 var w = Stopwatch.StartNew();
                 var checkpoint = new TrainingCheckpoint { Step = i, PolicyVersion = i, PolicyWeights = model.SaveWeights(), OptimizerState = SaveOptimizer() };
                 double snapshot = w.Elapsed.TotalSeconds;
+                gen2 = GC.CollectionCount(2) - gen2;
                 var info = store.Save("bench", $"step-{i}", i, i, checkpoint.WriteTo);
+                double written = w.Elapsed.TotalSeconds;
                 store.Prune("bench", 3); // as the runtime does after each save (keep-checkpoints = 3)
                 double save = w.Elapsed.TotalSeconds;
                 bytes = info.Size;
@@ -66,7 +69,7 @@ public static class CheckpointBench
                 model.LoadWeights(back.PolicyWeights);
                 using (var r = new BinaryReader(new MemoryStream(back.OptimizerState, writable: false))) adam.load_state_dict(r);
                 double load = w.Elapsed.TotalSeconds;
-                log.WriteLine($"  save {save * 1e3:F0} ms (snapshot {snapshot * 1e3:F0}, write {(save - snapshot) * 1e3:F0}); " +
+                log.WriteLine($"  save {save * 1e3:F0} ms (snapshot {snapshot * 1e3:F0} with {gen2} full GCs, write {(written - snapshot) * 1e3:F0}, prune {(save - written) * 1e3:F0}); " +
                               $"load {load * 1e3:F0} ms (read+verify {read * 1e3:F0}, decode {(decode - read) * 1e3:F0}, into the model {(load - decode) * 1e3:F0})");
                 if (i == 0) continue; // warm-up
                 snapshots.Add(snapshot); writes.Add(save - snapshot); saves.Add(save); loads.Add(load);

@@ -44,14 +44,7 @@ public class ResumeCommandTests
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf", "--store", store))
             Experiments.AssertSucceeded(run);
 
-        await using (var victim = CliProcess.Start(dir.Path, "run", "killed.conf", "--store", store))
-        {
-            // After the step-6 checkpoint is stored and a step beyond it completed, kill without warning.
-            await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
-            await victim.WaitForLineAsync(l => l.Contains("step     7/12"), Timeout, "step 7");
-            victim.Kill();
-            await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        }
+        await RunAndKillAfterStep7(dir, "killed.conf", store);
 
         await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", killed, "--store", store))
         {
@@ -69,11 +62,73 @@ public class ResumeCommandTests
         var kept = b.GetProperty("checkpoints").EnumerateArray().Select(c => c.GetProperty("step").GetInt64()).ToList();
         Assert.True(kept.SequenceEqual([6L, 9, 12]), $"checkpoints [{string.Join(", ", kept)}], expected [6, 9, 12]; show: {b}");
 
-        var steps = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
+        AssertSameSteps(dir, whole, killed);
+    }
+
+    /// <summary>Starts <paramref name="conf"/> and kills it without warning once the step-6 checkpoint is stored and a
+    /// step beyond it has completed.</summary>
+    private static async Task RunAndKillAfterStep7(TempFolder dir, string conf, string store)
+    {
+        await using var victim = CliProcess.Start(dir.Path, "run", conf, "--store", store);
+        await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
+        await victim.WaitForLineAsync(l => l.Contains("step     7/12"), Timeout, "step 7");
+        victim.Kill();
+        await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>The resumed run's metrics.jsonl has steps 1..12 once each, with the uninterrupted run's losses.</summary>
+    private static void AssertSameSteps(TempFolder dir, string whole, string resumed)
+    {
+        var steps = Experiments.ReadJsonLines(dir[$"runs/{resumed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), steps);
         var wholeLoss = Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
-        var killedLoss = Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
-        Assert.Equal(wholeLoss, killedLoss);
+        var resumedLoss = Experiments.ReadJsonLines(dir[$"runs/{resumed}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        Assert.Equal(wholeLoss, resumedLoss);
+    }
+
+    [Fact]
+    public async Task A_corrupt_latest_checkpoint_is_skipped_with_a_warning_naming_both_and_the_resume_is_still_exact()
+    {
+        using var dir = new TempFolder();
+        const string store = "sqlite:runs/experiments.db";
+        dir.Write("whole.conf", Config("whole"));
+        dir.Write("killed.conf", Config("killed"));
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
+            Experiments.AssertSucceeded(run);
+        await RunAndKillAfterStep7(dir, "killed.conf", store);
+
+        // Damage the newest stored checkpoint's bytes, as a bad disk or a partial copy would (its row stays complete).
+        var ids = new List<(string Id, long Step)>();
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir["runs/experiments.db"]};Pooling=False"))
+        {
+            db.Open();
+            using (var query = db.CreateCommand())
+            {
+                query.CommandText = "SELECT checkpoint_id, step FROM rl_checkpoints WHERE experiment = 'killed' AND complete = 1 ORDER BY seq DESC";
+                using var reader = query.ExecuteReader();
+                while (reader.Read()) ids.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+            Assert.True(ids.Count >= 2, $"expected two stored checkpoints, found [{string.Join(", ", ids)}]");
+            using var damage = db.CreateCommand();
+            damage.CommandText = "UPDATE rl_checkpoint_chunks SET data = zeroblob(length(data)) WHERE experiment = 'killed' AND checkpoint_id = $id";
+            damage.Parameters.AddWithValue("$id", ids[0].Id);
+            Assert.True(damage.ExecuteNonQuery() > 0);
+        }
+
+        await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "killed"))
+        {
+            Experiments.AssertSucceeded(resume);
+            string warning = resume.Output.Split('\n').FirstOrDefault(l => l.StartsWith("warning:") && l.Contains("corrupt")) ?? "";
+            Assert.True(warning.Contains($"'{ids[0].Id}'") && warning.Contains($"'{ids[1].Id}'"),
+                $"expected a warning naming {ids[0].Id} and {ids[1].Id}; output:\n{resume.Output}");
+            Assert.Contains($"resuming experiment killed after step {ids[1].Step} ", resume.Output);
+        }
+
+        var a = await Show(dir, "whole", store);
+        var b = await Show(dir, "killed", store);
+        Assert.Equal("finished", b.GetProperty("status").GetString());
+        Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
+        AssertSameSteps(dir, "whole", "killed");
     }
 
     [Fact]
