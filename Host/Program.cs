@@ -150,7 +150,7 @@ show.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Show(pr.GetValue(showNa
 var exportName = new Argument<string>("name") { Description = "Experiment name" };
 var exportOut = new Option<string>("--out") { Description = "Output file, e.g. policy.safetensors", Required = true };
 var exportStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
-var export = new Command("export", "Write the policy weights of an experiment's latest checkpoint as safetensors") { exportName, exportOut, exportStore };
+var export = new Command("export", "Write the weights of an experiment's latest checkpoint as safetensors (the policy LM, the CCL networks or the velocity field)") { exportName, exportOut, exportStore };
 export.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Export(pr.GetValue(exportName)!, pr.GetValue(exportOut)!, pr.GetValue(exportStore), Console.Out)));
 
 var keys = new Command("keys", "List every key an experiment file may set, with its meaning, for each experiment kind");

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using RlActors.Actors.Persistence;
 using RlActors.Host.Configuration;
+using RlActors.Policies.Ccl;
 using RlActors.Policies.Checkpoints;
+using RlActors.Policies.Lm;
 
 namespace RlActors.Host;
 
@@ -22,18 +24,41 @@ public static class StoreCommands
         return Task.FromResult((ExperimentState.From(events), (IReadOnlyList<IExperimentEvent>)events));
     }
 
-    /// <summary>Writes the policy weights of the latest valid checkpoint of <paramref name="name"/> as safetensors.</summary>
+    /// <summary>Writes the weights of the latest valid checkpoint of <paramref name="name"/> as safetensors: the GRPO
+    /// policy, the CCL network (forward and feedback weights, and normalisation statistics if any) or the flow
+    /// velocity field.</summary>
     public static async Task<int> Export(string name, string outPath, string? storeValue, TextWriter output)
     {
         if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) throw new ConfigError($"--out: expected a .safetensors path (got '{outPath}')");
         var store = StoreSupport.Open(storeValue);
         var (state, _) = await Read(store, name);
-        var exp = ExperimentFile.Parse(state.ConfigText, $"{store.Location} experiment {name}", []);
+        string origin = $"{store.Location} experiment {name}";
+        // Only the model's shape is needed: parse the recorded text without preparing a run (no data set is loaded).
+        Func<byte[], TorchSharp.torch.nn.Module> build;
+        string what;
+        switch (ConfigReader.Peek(state.ConfigText, [], "kind"))
+        {
+            case ExperimentKinds.Ccl:
+                var architecture = CclExperimentFile.Parse(state.ConfigText, origin, []).Options.Architecture;
+                build = weights => { var n = new CclNetwork(architecture, 0); n.LoadWeights(weights); return n; };
+                what = $"CCL network {architecture}";
+                break;
+            case ExperimentKinds.Flow:
+                var spec = FlowExperimentFile.Parse(state.ConfigText, origin, []).Model;
+                build = weights => { var m = spec.Create(0); m.LoadWeights(weights); return m; };
+                what = $"velocity field {spec}";
+                break;
+            default:
+                var config = ExperimentFile.Parse(state.ConfigText, origin, []).Options.Model;
+                build = weights => { var lm = new TransformerLm(config, 0); lm.LoadWeights(weights); return lm; };
+                what = "policy";
+                break;
+        }
         var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"))
             ?? throw new ConfigError($"experiment '{name}' has no valid checkpoint to export (set runtime.checkpoint-every)");
         var checkpoint = TrainingCheckpoint.Decode(latest.Data);
-        SafetensorsExport.Write(exp.Options.Model, checkpoint.PolicyWeights, outPath);
-        output.WriteLine($"wrote {outPath}: policy of '{name}' at step {checkpoint.Step} (weights sha256 {checkpoint.WeightsSha256})");
+        using (var model = build(checkpoint.PolicyWeights)) SafetensorsExport.Write(model, outPath);
+        output.WriteLine($"wrote {outPath}: {what} of '{name}' at step {checkpoint.Step} (weights sha256 {checkpoint.WeightsSha256})");
         return 0;
     }
 

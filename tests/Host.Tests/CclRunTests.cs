@@ -24,13 +24,6 @@ public class CclRunTests
         {{extra}}
         """;
 
-    private static async Task<JsonElement> Show(TempFolder dir, string name)
-    {
-        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json");
-        Experiments.AssertSucceeded(show);
-        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
-    }
-
     [Fact]
     public async Task A_ccl_run_writes_every_step_with_loss_and_train_accuracy_and_the_test_accuracy_at_each_epoch_end()
     {
@@ -57,14 +50,26 @@ public class CclRunTests
         Assert.True(evals[^1]["test_accuracy"].GetDouble() > 0.3, $"test accuracy {evals[^1]["test_accuracy"]} after 2 epochs (chance: 0.1)");
         Assert.True(File.Exists(dir["runs/tiny-ccl/curves.png"]), "curves.png was not drawn");
 
-        var shown = await Show(dir, "tiny-ccl");
+        var shown = await Experiments.Show(dir, "tiny-ccl");
         Assert.Equal("finished", shown.GetProperty("status").GetString());
         Assert.Equal(8, shown.GetProperty("step").GetInt64());
         Assert.Equal(8, shown.GetProperty("total_steps").GetInt64());
         Assert.Equal(8, shown.GetProperty("checkpoint").GetProperty("step").GetInt64());
         Assert.Equal(64, shown.GetProperty("weights_sha256").GetString()!.Length);
-        await using var list = await CliProcess.RunAsync(dir.Path, Timeout, "list");
-        Assert.Matches(@"tiny-ccl\s+Finished\s+8/8", list.Stdout);
+        await using (var list = await CliProcess.RunAsync(dir.Path, Timeout, "list"))
+            Assert.Matches(@"tiny-ccl\s+Finished\s+8/8", list.Stdout);
+
+        // export writes both networks of the last checkpoint: forward W (out x in) and feedback B (in x out) per layer.
+        await using (var export = await CliProcess.RunAsync(dir.Path, Timeout, "export", "tiny-ccl", "--out", "ccl.safetensors"))
+        {
+            Experiments.AssertSucceeded(export);
+            Assert.Contains(shown.GetProperty("weights_sha256").GetString()!, export.Stdout);
+        }
+        var tensors = SafetensorsFile.Read(dir["ccl.safetensors"]);
+        Assert.Equal([32L, 784L], tensors["layers.0.forwardLayer.weight"].Shape);
+        Assert.Equal([784L, 32L], tensors["layers.0.feedbackLayer.weight"].Shape);
+        Assert.Equal([10L, 32L], tensors["layers.1.forwardLayer.weight"].Shape);
+        Assert.Equal([32L, 10L], tensors["layers.1.feedbackLayer.weight"].Shape);
     }
 
     [Fact]
@@ -142,7 +147,7 @@ public class CclRunTests
             victim.Kill();
             await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
         }
-        var atKill = await Show(dir, killed);
+        var atKill = await Experiments.Show(dir, killed);
         Assert.Equal("running", atKill.GetProperty("status").GetString());
         Assert.InRange(atKill.GetProperty("checkpoint").GetProperty("step").GetInt64(), 10, 290);
 
@@ -152,8 +157,8 @@ public class CclRunTests
             Assert.Contains("resuming experiment", resume.Output);
         }
 
-        var a = await Show(dir, whole);
-        var b = await Show(dir, killed);
+        var a = await Experiments.Show(dir, whole);
+        var b = await Experiments.Show(dir, killed);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(300, b.GetProperty("step").GetInt64());
         Assert.Equal(1, b.GetProperty("resumes").GetInt32());

@@ -42,4 +42,13 @@ internal static class Experiments
     /// <summary>Asserts <paramref name="cli"/> exited with 0, showing its output otherwise.</summary>
     public static void AssertSucceeded(CliProcess cli) =>
         Assert.True(cli.ExitCode == 0, $"exit code {cli.ExitCode}, expected 0\n{cli}");
+
+    /// <summary>What <c>show NAME --json</c> prints (with <c>--store</c> when given), after checking it succeeded.</summary>
+    public static async Task<JsonElement> Show(TempFolder dir, string name, string? store = null)
+    {
+        string[] args = store is null ? ["show", name, "--json"] : ["show", name, "--json", "--store", store];
+        await using var show = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(120), args);
+        AssertSucceeded(show);
+        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
+    }
 }

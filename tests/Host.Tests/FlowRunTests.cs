@@ -56,7 +56,7 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
                 Experiments.AssertSucceeded(run);
                 Output = run.Output;
             }
-            Shown = await Show(Dir, Name);
+            Shown = await Experiments.Show(Dir, Name);
             await using var list = await CliProcess.RunAsync(Dir.Path, Timeout, "list");
             ListOutput = list.Stdout;
         }
@@ -64,13 +64,6 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
         public List<double> Losses => Experiments.ReadJsonLines(Dir[$"runs/{Name}/metrics.jsonl"]).Select(r => r["loss"].GetDouble()).ToList();
 
         public Task DisposeAsync() { Dir.Dispose(); return Task.CompletedTask; }
-    }
-
-    private static async Task<JsonElement> Show(TempFolder dir, string name)
-    {
-        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json");
-        Experiments.AssertSucceeded(show);
-        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
     }
 
     [Fact]
@@ -104,6 +97,20 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
         Assert.Equal(Steps, reference.Shown.GetProperty("checkpoint").GetProperty("step").GetInt64());
         Assert.Equal(64, reference.Shown.GetProperty("weights_sha256").GetString()!.Length);
         Assert.Matches($@"{reference.Name}\s+Finished\s+{Steps}/{Steps}", reference.ListOutput);
+    }
+
+    [Fact]
+    public async Task Export_writes_the_velocity_field_of_the_last_checkpoint_as_safetensors()
+    {
+        string file = $"{reference.Name}.safetensors";
+        await using (var export = await CliProcess.RunAsync(reference.Dir.Path, Timeout, "export", reference.Name, "--out", file))
+        {
+            Experiments.AssertSucceeded(export);
+            Assert.Contains(reference.Shown.GetProperty("weights_sha256").GetString()!, export.Stdout);
+        }
+        var tensors = SafetensorsFile.Read(reference.Dir[file]);
+        Assert.Equal([2L, 32L], tensors["output.weight"].Shape); // 2-D velocity from the last hidden layer of width 32
+        Assert.Equal([32L, 32L], tensors["hidden.1.weight"].Shape);
     }
 
     [Theory]
@@ -151,7 +158,7 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
             victim.Signal("TERM");
             Assert.Equal(143, await victim.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         }
-        var atStop = await Show(dir, stopped);
+        var atStop = await Experiments.Show(dir, stopped);
         Assert.Equal("stopped", atStop.GetProperty("status").GetString());
         long step = atStop.GetProperty("step").GetInt64();
         Assert.InRange(step, 3, Steps - 1);
@@ -178,7 +185,7 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
             victim.Kill();
             await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
         }
-        var atKill = await Show(dir, killed);
+        var atKill = await Experiments.Show(dir, killed);
         Assert.Equal("running", atKill.GetProperty("status").GetString());
         Assert.InRange(atKill.GetProperty("checkpoint").GetProperty("step").GetInt64(), 10, Steps - 1);
 
@@ -190,7 +197,7 @@ public class FlowRunTests(FlowRunTests.Uninterrupted reference) : IClassFixture<
     /// <summary>Finished with the reference's weights and losses; metrics.jsonl has each step once; eval.jsonl each evaluation once.</summary>
     private async Task AssertLikeTheReference(TempFolder dir, string name)
     {
-        var shown = await Show(dir, name);
+        var shown = await Experiments.Show(dir, name);
         Assert.Equal("finished", shown.GetProperty("status").GetString());
         Assert.Equal(Steps, shown.GetProperty("step").GetInt64());
         Assert.Equal(reference.Shown.GetProperty("weights_sha256").GetString(), shown.GetProperty("weights_sha256").GetString());

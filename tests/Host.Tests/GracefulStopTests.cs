@@ -24,7 +24,7 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
             dir.Write("whole.conf", Config(name));
             await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
                 Experiments.AssertSucceeded(run);
-            WeightsSha256 = (await Show(dir, name)).GetProperty("weights_sha256").GetString()!;
+            WeightsSha256 = (await Experiments.Show(dir, name)).GetProperty("weights_sha256").GetString()!;
             Losses = Experiments.ReadJsonLines(dir[$"runs/{name}/metrics.jsonl"]).Select(r => r["loss"].GetDouble()).ToList();
         }
 
@@ -37,13 +37,6 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
         runtime { checkpoint-every = 100 }
         rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
         """);
-
-    private static async Task<JsonElement> Show(TempFolder dir, string name)
-    {
-        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json");
-        Experiments.AssertSucceeded(show);
-        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
-    }
 
     [Theory]
     [InlineData("TERM", 143)]
@@ -63,7 +56,7 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
             Assert.Contains("stopped", victim.Output);
         }
 
-        var atStop = await Show(dir, stopped);
+        var atStop = await Experiments.Show(dir, stopped);
         Assert.Equal("stopped", atStop.GetProperty("status").GetString());
         Assert.Equal($"SIG{signal}", atStop.GetProperty("stopped_by").GetString());
         long step = atStop.GetProperty("step").GetInt64();
@@ -84,7 +77,7 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
             Assert.Contains($"resuming experiment {stopped} after step {step}", resume.Output);
         }
 
-        var b = await Show(dir, stopped);
+        var b = await Experiments.Show(dir, stopped);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(Steps, b.GetProperty("step").GetInt64());
         Assert.Equal(reference.WeightsSha256, b.GetProperty("weights_sha256").GetString());

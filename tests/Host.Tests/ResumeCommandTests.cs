@@ -23,13 +23,6 @@ public class ResumeCommandTests
         rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
         """);
 
-    private static async Task<JsonElement> Show(TempFolder dir, string name, string store)
-    {
-        await using var show = await CliProcess.RunAsync(dir.Path, Timeout, "show", name, "--json", "--store", store);
-        Experiments.AssertSucceeded(show);
-        return JsonDocument.Parse(show.Stdout).RootElement.Clone();
-    }
-
     [Theory]
     [MemberData(nameof(Stores))]
     public async Task A_run_killed_with_SIGKILL_and_resumed_ends_like_an_uninterrupted_run(string storeKind)
@@ -52,8 +45,8 @@ public class ResumeCommandTests
             Assert.Contains("resuming experiment", resume.Output);
         }
 
-        var a = await Show(dir, whole, store);
-        var b = await Show(dir, killed, store);
+        var a = await Experiments.Show(dir, whole, store);
+        var b = await Experiments.Show(dir, killed, store);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(12, b.GetProperty("step").GetInt64());
         Assert.Equal(1, b.GetProperty("resumes").GetInt32());
@@ -124,8 +117,8 @@ public class ResumeCommandTests
             Assert.Contains($"resuming experiment killed after step {ids[1].Step} ", resume.Output);
         }
 
-        var a = await Show(dir, "whole", store);
-        var b = await Show(dir, "killed", store);
+        var a = await Experiments.Show(dir, "whole", store);
+        var b = await Experiments.Show(dir, "killed", store);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
         AssertSameSteps(dir, "whole", "killed");
