@@ -42,8 +42,15 @@ public static class ClusterRun
         if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
         var store = StoreSupport.Open(a.Store);
+        // Checked again, atomically, when the journal records the start (two hosts starting the same name at once);
+        // this early check answers before Akka starts and before anything is printed.
+        if (ExperimentRecords.ListNames(store.Location).Contains(exp.Name, StringComparer.Ordinal))
+            throw new ConfigError(AlreadyExists(exp.Name, store));
         return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: false, null, log, ct);
     }
+
+    private static string AlreadyExists(string name, CheckpointStore store) =>
+        $"experiment '{name}' already exists in {store.Location}: continue it with 'resume {name}' or pick another --name";
 
     /// <summary>Arguments of <c>resume</c>.</summary>
     public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname);
@@ -144,7 +151,7 @@ public static class ClusterRun
             if (!resuming && !(await started).Applied)
             {
                 if (createdDir) Directory.Delete(dir, recursive: true);
-                await Console.Error.WriteLineAsync($"error: experiment '{exp.Name}' already exists in {store.Location}: continue it with 'resume {exp.Name}' or pick another --name");
+                await Console.Error.WriteLineAsync($"error: {AlreadyExists(exp.Name, store)}");
                 return 2;
             }
             var observer = new PersistingObserver(files, journal, store, exp.Name, exp.KeepCheckpoints);

@@ -125,16 +125,29 @@ public class ResumeCommandTests
     }
 
     [Fact]
-    public async Task Resuming_an_unknown_name_exits_2_and_lists_the_known_names()
+    public async Task Resuming_an_unknown_name_exits_2_listing_the_known_names_and_running_a_known_one_again_exits_2_at_once()
     {
         using var dir = new TempFolder();
         dir.Write("known.conf", Experiments.Tiny("known"));
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "known.conf"))
             Experiments.AssertSucceeded(run);
-        await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "unknown");
-        Assert.Equal(2, resume.ExitCode);
-        Assert.Contains("unknown", resume.Stderr);
-        Assert.Contains("known", resume.Stderr);
+        await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "unknown"))
+        {
+            Assert.Equal(2, resume.ExitCode);
+            Assert.Contains("unknown", resume.Stderr);
+            Assert.Contains("known", resume.Stderr);
+        }
+
+        // The same name again from a machine that shares the store but not the run folder: refused before anything starts.
+        Directory.Delete(dir["runs/known"], recursive: true);
+        await using (var again = await CliProcess.RunAsync(dir.Path, Timeout, "run", "known.conf"))
+        {
+            Assert.Equal(2, again.ExitCode);
+            Assert.Contains("'known' already exists", again.Stderr);
+            Assert.Contains("resume known", again.Stderr);
+            Assert.DoesNotContain("cluster host up", again.Stdout);
+        }
+        Assert.False(Directory.Exists(dir["runs/known"]), "the refused run wrote its folder");
     }
 
     [Fact]
