@@ -4,7 +4,8 @@ namespace RlActors.Host.Tests;
 
 /// <summary>
 /// SIGINT and SIGTERM stop <c>run</c> at a step boundary: the last completed step is checkpointed through the store,
-/// the journal says "stopped", the exit code is the signal's, and <c>resume</c> ends bitwise like an uninterrupted run.
+/// the journal says "stopped", the exit code is the signal's, and <c>resume</c> ends bitwise like an uninterrupted run,
+/// also on another machine that has only a copy of the store (metrics.jsonl is rebuilt from the journal there).
 /// </summary>
 public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : IClassFixture<GracefulStopTests.Uninterrupted>
 {
@@ -39,9 +40,9 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
         """);
 
     [Theory]
-    [InlineData("TERM", 143)]
-    [InlineData("INT", 130)]
-    public async Task A_signal_stops_the_run_after_checkpointing_its_last_step_and_resume_ends_like_an_uninterrupted_run(string signal, int exitCode)
+    [InlineData("TERM", 143, false)]
+    [InlineData("INT", 130, true)]
+    public async Task A_signal_stops_the_run_after_checkpointing_its_last_step_and_resume_ends_like_an_uninterrupted_run(string signal, int exitCode, bool moved)
     {
         using var dir = new TempFolder();
         string suffix = Guid.NewGuid().ToString("N")[..8];
@@ -71,19 +72,30 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
             Assert.Matches($@"{stopped}\s+Stopped\s+{step}/{Steps}", list.Stdout);
         }
 
-        await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", stopped))
+        // A move: only the store's files go to a fresh folder (another machine); the run folder stays behind.
+        using var elsewhere = new TempFolder();
+        var at = dir;
+        if (moved)
+        {
+            Directory.CreateDirectory(elsewhere["runs"]);
+            foreach (var file in Directory.GetFiles(dir["runs"], "experiments.db*"))
+                File.Copy(file, elsewhere[$"runs/{Path.GetFileName(file)}"]);
+            at = elsewhere;
+        }
+
+        await using (var resume = await CliProcess.RunAsync(at.Path, Timeout, "resume", stopped))
         {
             Experiments.AssertSucceeded(resume);
             Assert.Contains($"resuming experiment {stopped} after step {step}", resume.Output);
         }
 
-        var b = await Experiments.Show(dir, stopped);
+        var b = await Experiments.Show(at, stopped);
         Assert.Equal("finished", b.GetProperty("status").GetString());
         Assert.Equal(Steps, b.GetProperty("step").GetInt64());
         Assert.Equal(reference.WeightsSha256, b.GetProperty("weights_sha256").GetString());
-        var steps = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
+        var steps = Experiments.ReadJsonLines(at[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), steps);
-        var stoppedLoss = Experiments.ReadJsonLines(dir[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
+        var stoppedLoss = Experiments.ReadJsonLines(at[$"runs/{stopped}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
         Assert.Equal(reference.Losses, stoppedLoss);
     }
 }
