@@ -61,13 +61,22 @@ public static class ClusterRun
         ValidateEndpoint(a.Hostname, a.Port);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
-        if (a.Steps is < 0) throw new ConfigError($"--steps: must be >= 0 (got {a.Steps})");
+        if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
         var store = StoreSupport.Open(a.Store);
         var (state, events) = await StoreCommands.Read(store, a.Name);
-        var exp = RunnableExperiment.Parse(state.ConfigText, $"{store.Location} experiment {a.Name}", [], a.Steps);
+        string origin = $"{store.Location} experiment {a.Name}";
+        var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);
+        // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.
+        if (a.Steps is null && state.TotalSteps > 0 && exp.TotalSteps != state.TotalSteps)
+            exp = RunnableExperiment.Parse(state.ConfigText, origin, [], state.TotalSteps);
         var latest = store.LoadLatestValid(a.Name, warning => log.WriteLine($"warning: {warning}"));
         var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
         long from = checkpoint?.Step ?? 0;
+        if (a.Steps is long n && n <= from)
+            throw new ConfigError($"--steps {n}: experiment '{a.Name}' is already at step {from} (its latest valid checkpoint); a new total must be larger");
+        if (from >= exp.TotalSteps)
+            throw new ConfigError($"experiment '{a.Name}' is {state.Status.ToString().ToLowerInvariant()} at step {from} of {exp.TotalSteps}: " +
+                                  $"nothing to resume; to train further give a larger total: resume {a.Name} --steps N (N > {from})");
         if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; {exp.FromScratch}");
 
         // The single-writer lease comes before any file is touched: a second host must not rewrite a running host's files.

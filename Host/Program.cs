@@ -128,7 +128,7 @@ flowCompare.SetAction((pr, ct) => Cli.Guard(() => Task.FromResult(FlowCompare.Ex
 
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
-var resumeSteps = new Option<long?>("--steps") { Description = "New total number of steps (GRPO steps, SGD steps of a ccl experiment, RL steps of a flow experiment)" };
+var resumeSteps = new Option<long?>("--steps") { Description = "New total number of steps, larger than the latest checkpoint's and kept for later resumes (GRPO steps, SGD steps of a ccl experiment, RL steps of a flow experiment; default: the experiment's current total)" };
 var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
     "SIGINT or SIGTERM stops it like 'run'")
 {

@@ -151,6 +151,45 @@ public class ResumeCommandTests
     }
 
     [Fact]
+    public async Task A_finished_experiment_resumes_only_with_a_larger_total_which_is_kept_for_later_resumes()
+    {
+        using var dir = new TempFolder();
+        dir.Write("x.conf", Experiments.Tiny("x", "runtime { checkpoint-every = 1 }")); // 3 GRPO steps
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "x.conf"))
+            Experiments.AssertSucceeded(run);
+
+        async Task<CliProcess> Resume(params string[] more) => await CliProcess.RunAsync(dir.Path, Timeout, ["resume", "x", .. more]);
+        await using (var nothing = await Resume())
+        {
+            Assert.Equal(2, nothing.ExitCode);
+            Assert.Contains("'x' is finished at step 3 of 3", nothing.Stderr);
+            Assert.Contains("--steps N (N > 3)", nothing.Stderr);
+        }
+        await using (var smaller = await Resume("--steps", "2"))
+        {
+            Assert.Equal(2, smaller.ExitCode);
+            Assert.Contains("--steps 2", smaller.Stderr);
+        }
+        await using (var more = await Resume("--steps", "5"))
+        {
+            Experiments.AssertSucceeded(more);
+            Assert.Contains("resuming experiment x after step 3 of 5", more.Output);
+        }
+        var shown = await Experiments.Show(dir, "x");
+        Assert.Equal(5, shown.GetProperty("step").GetInt64());
+        Assert.Equal(5, shown.GetProperty("total_steps").GetInt64());
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i),
+            Experiments.ReadJsonLines(dir["runs/x/metrics.jsonl"]).Select(r => r["step"].GetInt64()));
+        // A later resume without --steps uses the new total, not the file's 3.
+        await using (var again = await Resume())
+        {
+            Assert.Equal(2, again.ExitCode);
+            Assert.Contains("at step 5 of 5", again.Stderr);
+        }
+        Assert.Equal(1, (await Experiments.Show(dir, "x")).GetProperty("resumes").GetInt32()); // refused resumes are not recorded
+    }
+
+    [Fact]
     public async Task A_corrupt_sqlite_store_fails_fast_with_a_clear_error()
     {
         using var dir = new TempFolder();
