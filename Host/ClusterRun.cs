@@ -62,7 +62,7 @@ public static class ClusterRun
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
         if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
-        var store = StoreSupport.Open(a.Store);
+        var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
         string origin = $"{store.Location} experiment {a.Name}";
         var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);

@@ -30,7 +30,7 @@ public static class StoreCommands
     public static async Task<int> Export(string name, string outPath, string? storeValue, TextWriter output)
     {
         if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) throw new ConfigError($"--out: expected a .safetensors path (got '{outPath}')");
-        var store = StoreSupport.Open(storeValue);
+        var store = StoreSupport.Open(storeValue, existing: true);
         var (state, _) = await Read(store, name);
         string origin = $"{store.Location} experiment {name}";
         // Only the model's shape is needed: parse the recorded text without preparing a run (no data set is loaded).
@@ -65,6 +65,12 @@ public static class StoreCommands
     /// <summary>Prints name, status, step and last update of every experiment in the store.</summary>
     public static Task<int> List(string? storeValue, TextWriter output)
     {
+        var location = StoreSupport.Locate(storeValue);
+        if (StoreSupport.IsMissing(location))
+        {
+            output.WriteLine($"no experiments: {location} does not exist yet (a run creates it)");
+            return Task.FromResult(0);
+        }
         var store = StoreSupport.Open(storeValue);
         var names = ExperimentRecords.ListNames(store.Location);
         if (names.Count == 0) { output.WriteLine("no experiments in this store"); return Task.FromResult(0); }
@@ -80,7 +86,7 @@ public static class StoreCommands
     /// <summary>Prints one experiment; with <paramref name="json"/> a JSON object with fixed keys.</summary>
     public static async Task<int> Show(string name, string? storeValue, bool json, TextWriter output)
     {
-        var store = StoreSupport.Open(storeValue);
+        var store = StoreSupport.Open(storeValue, existing: true);
         var (s, _) = await Read(store, name);
         var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"));
         var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);

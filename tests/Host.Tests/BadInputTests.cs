@@ -50,6 +50,27 @@ public sealed class BadInputTests
         await AssertBadInput(dir, ["grpo.bogus"], "run", "exp.conf", "--set", "grpo.bogus=3");
     }
 
+    [Theory]
+    [InlineData("resume", "x")]
+    [InlineData("show", "x")]
+    [InlineData("export", "x", "--out", "x.safetensors")]
+    public async Task Reading_from_a_store_that_does_not_exist_names_it_and_creates_nothing(params string[] args)
+    {
+        using var dir = new TempFolder();
+        await AssertBadInput(dir, ["--store", "mistyped/experiments.db"], [.. args, "--store", "sqlite:mistyped/experiments.db"]);
+        Assert.False(Directory.Exists(dir["mistyped"]));
+    }
+
+    [Fact]
+    public async Task Listing_a_store_that_does_not_exist_says_so_and_creates_nothing()
+    {
+        using var dir = new TempFolder();
+        await using var cli = await CliProcess.RunAsync(dir.Path, Timeout, "list");
+        Experiments.AssertSucceeded(cli);
+        Assert.Contains("does not exist yet", cli.Stdout);
+        Assert.Empty(dir.Entries());
+    }
+
     [Fact]
     public async Task An_unknown_role_of_a_node_is_named()
     {
