@@ -65,6 +65,9 @@ public static class ClusterRun
         var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
         string origin = $"{store.Location} experiment {a.Name}";
+        if (!string.IsNullOrEmpty(state.CodeVersion) && state.CodeVersion != StoreSupport.CodeVersion)
+            log.WriteLine($"warning: experiment '{a.Name}' was started by rlactors {state.CodeVersion} and is resumed by " +
+                          $"{StoreSupport.CodeVersion}: it continues, but a resume is bitwise exact only with the code that started it");
         var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);
         // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.
         if (a.Steps is null && state.TotalSteps > 0 && exp.TotalSteps != state.TotalSteps)

@@ -151,6 +151,46 @@ public class ResumeCommandTests
     }
 
     [Fact]
+    public async Task Resuming_with_other_code_than_the_run_was_started_with_warns_naming_both_versions()
+    {
+        using var dir = new TempFolder();
+        dir.Write("x.conf", Experiments.Tiny("x", "runtime { checkpoint-every = 1 }"));
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "x.conf"))
+            Experiments.AssertSucceeded(run);
+        string ours = (await Experiments.Show(dir, "x")).GetProperty("code_version").GetString()!;
+
+        // Pretend another build started it: change the last character of the version recorded in the start event.
+        string other = ours[..^1] + (ours[^1] == '0' ? '1' : '0');
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir["runs/experiments.db"]};Pooling=False"))
+        {
+            db.Open();
+            using var read = db.CreateCommand();
+            read.CommandText = "SELECT ordering, message FROM journal WHERE persistence_id LIKE '%x' AND sequence_number = 1";
+            long ordering;
+            byte[] message;
+            using (var reader = read.ExecuteReader())
+            {
+                Assert.True(reader.Read(), "no start event in the journal");
+                (ordering, message) = (reader.GetInt64(0), (byte[])reader[1]);
+            }
+            byte[] from = System.Text.Encoding.UTF8.GetBytes(ours), to = System.Text.Encoding.UTF8.GetBytes(other);
+            int at = message.AsSpan().IndexOf(from);
+            Assert.True(at >= 0, "the start event does not hold the code version");
+            to.CopyTo(message, at);
+            using var write = db.CreateCommand();
+            write.CommandText = "UPDATE journal SET message = $m WHERE ordering = $o";
+            write.Parameters.AddWithValue("$m", message);
+            write.Parameters.AddWithValue("$o", ordering);
+            Assert.Equal(1, write.ExecuteNonQuery());
+        }
+        Assert.Equal(other, (await Experiments.Show(dir, "x")).GetProperty("code_version").GetString());
+
+        await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "x", "--steps", "4");
+        Experiments.AssertSucceeded(resume);
+        Assert.Contains($"warning: experiment 'x' was started by rlactors {other} and is resumed by {ours}", resume.Output);
+    }
+
+    [Fact]
     public async Task A_finished_experiment_resumes_only_with_a_larger_total_which_is_kept_for_later_resumes()
     {
         using var dir = new TempFolder();
