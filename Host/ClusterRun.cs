@@ -216,7 +216,7 @@ public static class ClusterRun
 
     /// <summary>Arguments of <c>node</c>.</summary>
     public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
-        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4, int Explorers = 1);
+        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4, int Explorers = 1, bool Rejoin = false);
 
     /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
     public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
@@ -242,31 +242,63 @@ public static class ClusterRun
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
 
+        while (true)
+        {
+            var (code, hostLeft) = await NodeSession(a, port, log, ct);
+            if (ct.IsCancellationRequested) return Cli.InterruptedExitCode(); // 130 after SIGINT, 143 after SIGTERM
+            if (!hostLeft || !a.Rejoin) return code;
+            // A removed member cannot join again: the next session is a new actor system (on a new port unless --port was given).
+            log.WriteLine($"the host left the cluster; waiting for a host at {a.Seed} to join again (--rejoin; Ctrl+C to stop)");
+            if (a.Port is null) port = ClusterNode.FreePort(a.Hostname);
+        }
+    }
+
+    /// <summary>One membership of a worker node: joins, works until the host leaves (hostLeft) or <paramref name="ct"/> fires.
+    /// Without --rejoin the first join must succeed within 30 s; with it the node waits for the host as long as it takes.</summary>
+    private static async Task<(int Code, bool HostLeft)> NodeSession(NodeArgs a, int port, TextWriter log, CancellationToken ct)
+    {
         var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters, a.Explorers);
-        using var host = ClusterNode.Build(node);
+        // The node leaves the cluster itself on SIGINT/SIGTERM (Akka's CLR hook would race it), and says in one line when
+        // the host is gone: Akka's association errors, repeated every few seconds while the host is down, are left out.
+        using var host = ClusterNode.Build(node, extraHocon: "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n" +
+                                                             "akka.remote.log-remote-lifecycle-events = off\n",
+            quietMessages: a.Rejoin ? ["Tried to associate with unreachable remote address", "Couldn't join seed nodes after"] : null);
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Cluster.Get(system);
+        bool joined = false;
         try
         {
             using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            if (!a.Rejoin) joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
             try { await ClusterNode.WhenUp(system, joinTimeout.Token); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                log.WriteLine($"failed: could not join the cluster at {a.Seed} within 30 s (is 'run' listening there?)");
-                return 1;
+                log.WriteLine($"failed: could not join the cluster at {a.Seed} within 30 s (is 'run' listening there? --rejoin waits for it)");
+                return (1, false);
             }
+            catch (OperationCanceledException)
+            {
+                log.WriteLine("interrupted while waiting to join");
+                return (130, false);
+            }
+            joined = true;
             log.WriteLine($"node {a.PublicHostname ?? a.Hostname}:{port} joined {a.Seed} with roles {string.Join(",", a.Roles)}");
             var hostGone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var watcher = system.ActorOf(Props.Create(() => new HostWatcher(hostGone)), "host-watcher");
             await Task.WhenAny(hostGone.Task, Task.Delay(Timeout.Infinite, ct)).ContinueWith(_ => { });
-            log.WriteLine(ct.IsCancellationRequested ? "interrupted; leaving the cluster" : "the host left the cluster; node exits");
-            return ct.IsCancellationRequested ? 130 : 0;
+            if (ct.IsCancellationRequested)
+            {
+                log.WriteLine("interrupted; leaving the cluster");
+                return (130, false);
+            }
+            if (!a.Rejoin) log.WriteLine("the host left the cluster; node exits");
+            return (0, true);
         }
         finally
         {
-            await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            // Leaving waits for the host to acknowledge: pointless (10 s of waiting) when this node never joined.
+            if (joined) await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None);
             await TorchIdle();
         }

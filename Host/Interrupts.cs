@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace RlActors.Host;
 
 /// <summary>
-/// SIGINT (Ctrl+C) and SIGTERM for the commands that stop gracefully (<c>run</c>, <c>resume</c>). The first signal
+/// SIGINT (Ctrl+C) and SIGTERM for the commands that stop gracefully (<c>run</c>, <c>resume</c>, <c>node</c>). The first signal
 /// cancels <see cref="Token"/> and nothing else: the command stops its experiment at a step boundary, saves a checkpoint
 /// and shuts down by itself. The default action of the signal (terminating the process at once) is cancelled. Akka's CLR
 /// shutdown hook must be off in such a command's actor system (<c>akka.coordinated-shutdown.run-by-clr-shutdown-hook = off</c>):
@@ -21,10 +21,11 @@ public sealed class Interrupts : IDisposable
     private readonly CancellationTokenSource cts = new();
     private readonly List<PosixSignalRegistration> registrations = new();
     private readonly TextWriter error;
+    private readonly string secondSignalNote;
     private int signals;
     private Timer? watchdog;
 
-    private Interrupts(TextWriter error) => this.error = error;
+    private Interrupts(TextWriter error, string secondSignalNote) => (this.error, this.secondSignalNote) = (error, secondSignalNote);
 
     /// <summary>The signal received first, if any.</summary>
     public PosixSignal? Signal { get; private set; }
@@ -41,10 +42,11 @@ public sealed class Interrupts : IDisposable
     /// <summary>The longest a command may take to stop after the first signal before the process exits with 1.</summary>
     public static readonly TimeSpan HardLimit = TimeSpan.FromSeconds(90);
 
-    /// <summary>Handles SIGINT and SIGTERM from now until disposed; messages go to <paramref name="error"/>.</summary>
-    public static Interrupts Register(TextWriter error)
+    /// <summary>Handles SIGINT and SIGTERM from now until disposed; messages go to <paramref name="error"/>.
+    /// <paramref name="secondSignalNote"/> says what exiting at once on a second signal skips.</summary>
+    public static Interrupts Register(TextWriter error, string secondSignalNote = "without a shutdown checkpoint (resume continues from the last checkpoint stored)")
     {
-        var i = new Interrupts(error);
+        var i = new Interrupts(error, secondSignalNote);
         // A process started in the background by a non-interactive shell (`cmd &` in a script, CI) inherits SIGINT
         // ignored, and .NET then never sees it. These commands promise a graceful stop on SIGINT: take it back.
         if (!OperatingSystem.IsWindows()) _ = SetSignalHandler(SigintNumber, IntPtr.Zero /* SIG_DFL */);
@@ -75,7 +77,7 @@ public sealed class Interrupts : IDisposable
             return;
         }
         var signal = context.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
-        error.WriteLine($"{signal} again: exiting at once, without a shutdown checkpoint (resume continues from the last checkpoint stored)");
+        error.WriteLine($"{signal} again: exiting at once, {secondSignalNote}");
         error.Flush();
         Environment.Exit(context.Signal == PosixSignal.SIGTERM ? SigtermExitCode : SigintExitCode);
     }

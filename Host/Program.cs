@@ -25,7 +25,7 @@ List<string> Overrides(ParseResult pr, bool withSteps = true)
     return overrides;
 }
 
-// run and resume stop gracefully on SIGINT/SIGTERM (checkpoint, journal, leave the cluster): they get their own signal
+// run, resume and node stop gracefully on SIGINT/SIGTERM (checkpoint, journal, leave the cluster): they get their own signal
 // handling (Interrupts) instead of System.CommandLine's, which exits 2 s after the signal whatever the command is doing.
 Interrupts? interrupts = null;
 CancellationToken Graceful() => interrupts?.Token ?? CancellationToken.None;
@@ -53,14 +53,15 @@ var explorersOption = new Option<int>("--explorers") { Description = "Branch-poi
 var pluginOption = new Option<string[]>("--plugin") { Description = "Reward plug-in assembly to make available on this node (repeatable)", DefaultValueFactory = _ => [] };
 var samplersOption = new Option<int>("--samplers") { Description = "Sampler actors on this node", DefaultValueFactory = _ => 1 };
 var deviceOption = new Option<string>("--device") { Description = "Torch device of the samplers: cpu or cuda", DefaultValueFactory = _ => "cpu" };
-var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves")
+var rejoinOption = new Option<bool>("--rejoin") { Description = "When the host leaves (a stop, a crash), wait and join it again when it is back (e.g. 'resume' with the same --port), until Ctrl+C" };
+var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves (with --rejoin: until Ctrl+C)")
 {
-    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption, explorersOption,
+    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption, explorersOption, rejoinOption,
 };
 node.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Node(new ClusterRun.NodeArgs(pr.GetValue(seedOption)!,
     pr.GetValue(rolesOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(pluginOption) ?? [],
-    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption), pr.GetValue(explorersOption)), Console.Out, ct)));
+    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption), pr.GetValue(explorersOption), pr.GetValue(rejoinOption)), Console.Out, Graceful())));
 
 var seedsOption = new Option<string>("--seeds") { Description = "Comma-separated seeds, e.g. 1,2,3", DefaultValueFactory = _ => "1,2,3" };
 var reportOption = new Option<string>("--report") { Description = "Folder for the Markdown table and PNG curves", DefaultValueFactory = _ => "docs/learning" };
@@ -198,8 +199,11 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine("Run with --help for usage.");
     return 2;
 }
-bool graceful = parse.CommandResult.Command == run || parse.CommandResult.Command == resume;
-using (interrupts = graceful ? Interrupts.Register(Console.Error) : null)
+// node too: it leaves the cluster before exiting, and takes SIGINT back when started in the background by a script.
+bool graceful = parse.CommandResult.Command == run || parse.CommandResult.Command == resume || parse.CommandResult.Command == node;
+using (interrupts = !graceful ? null : parse.CommandResult.Command == node
+           ? Interrupts.Register(Console.Error, "without leaving the cluster (the host sees this node as unreachable, then removes it)")
+           : Interrupts.Register(Console.Error))
 {
     Cli.InterruptedExitCode = () => interrupts?.ExitCode ?? Interrupts.SigintExitCode;
     return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = graceful ? null : TimeSpan.FromSeconds(2) });

@@ -82,13 +82,21 @@ public static class ClusterNode
         """;
 
     /// <summary>Builds (does not start) the node's host. <paramref name="configure"/> may start more actors.</summary>
-    public static IHost Build(NodeOptions o, Action<ActorSystem, IActorRegistry>? configure = null, string? extraHocon = null)
+    /// <remarks>Log lines whose message contains one of <paramref name="quietMessages"/> are dropped (Akka's log filter).</remarks>
+    public static IHost Build(NodeOptions o, Action<ActorSystem, IActorRegistry>? configure = null, string? extraHocon = null,
+        IReadOnlyList<string>? quietMessages = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
             akka.AddHocon(Hocon, HoconAddMode.Prepend);
             if (extraHocon is not null) akka.AddHocon(extraHocon, HoconAddMode.Prepend);
+            if (quietMessages is { Count: > 0 })
+            {
+                var filters = new Akka.Event.LogFilterBuilder();
+                foreach (var m in quietMessages) filters.ExcludeMessageContaining(m);
+                akka.AddSetup(filters.Build());
+            }
             akka.WithRemoting(new RemoteOptions { HostName = o.Hostname, Port = o.Port, PublicHostName = o.PublicHostname ?? o.Hostname });
             var self = $"akka.tcp://{SystemName}@{o.PublicHostname ?? o.Hostname}:{o.Port}";
             akka.WithClustering(new ClusterOptions

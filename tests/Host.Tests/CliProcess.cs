@@ -105,6 +105,9 @@ internal sealed class CliProcess : IAsyncDisposable
             : $"{display} exited with {process.ExitCode} before printing {what}. Output:\n{Output}");
     }
 
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => process.HasExited;
+
     /// <summary>Sends a signal (e.g. "TERM", "INT") to the process with the system's <c>kill</c> command.</summary>
     public void Signal(string name)
     {

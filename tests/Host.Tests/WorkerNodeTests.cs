@@ -43,4 +43,62 @@ public sealed class WorkerNodeTests
         Assert.True(rows.Any(r => r["samplers"].GetInt32() == 2),
             $"no step took rollouts from the node's sampler\nhost:\n{host}\nnode:\n{node}");
     }
+
+    [Fact]
+    public async Task A_worker_node_with_rejoin_outlives_a_stopped_host_and_works_again_for_the_resumed_run()
+    {
+        using var dir = new TempFolder();
+        // Many more steps than the test lets run: both hosts are stopped by SIGTERM once they have shown what is needed.
+        dir.Write("again.conf", Experiments.Tiny("again", """
+            sft { steps = 40 }
+            grpo { steps = 2000, prompts-per-step = 8 }
+            runtime { prompts-per-slot = 1, samplers-per-node = 1, slot-timeout = 20, checkpoint-every = 1000 }
+            """));
+        string port = FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var wait = TimeSpan.FromSeconds(90);
+        await using var node = CliProcess.Start(dir.Path, "node", "--seed", $"127.0.0.1:{port}", "--roles", "sampler", "--rejoin");
+
+        await using (var host = CliProcess.Start(dir.Path, "run", "again.conf", "--port", port))
+        {
+            string firstJoin = await node.WaitForLineAsync(l => l.Contains($"joined 127.0.0.1:{port}"), wait, "'joined'");
+            await WaitForStepWithTwoSamplers(dir, after: 0, host, wait);
+            host.Signal("TERM");
+            Assert.Equal(143, await host.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+
+            await node.WaitForLineAsync(l => l.Contains($"waiting for a host at 127.0.0.1:{port} to join again"), wait, "'waiting for a host'");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.False(node.HasExited, $"the node exited when the host stopped\n{node}");
+
+            long stoppedAt = (await Experiments.Show(dir, "again")).GetProperty("step").GetInt64();
+            await using var resumed = CliProcess.Start(dir.Path, "resume", "again", "--port", port);
+            await node.WaitForLineAsync(l => l.Contains($"joined 127.0.0.1:{port}") && l != firstJoin, wait, "a second 'joined'");
+            await WaitForStepWithTwoSamplers(dir, after: stoppedAt, resumed, wait);
+            resumed.Signal("TERM");
+            Assert.Equal(143, await resumed.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        node.Signal("TERM");
+        Assert.Equal(143, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>Waits until metrics.jsonl has a step after <paramref name="after"/> that took rollouts from two samplers
+    /// (the host's and the node's).</summary>
+    private static async Task WaitForStepWithTwoSamplers(TempFolder dir, long after, CliProcess host, TimeSpan timeout)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string path = dir["runs/again/metrics.jsonl"];
+        while (watch.Elapsed < timeout)
+        {
+            Assert.False(host.HasExited, $"the host ended before a step took rollouts from the node\n{host}");
+            if (File.Exists(path))
+            {
+                var lines = File.ReadAllLines(path).Where(l => l.EndsWith('}')); // skip a line being written
+                if (lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+                    .Any(r => r.GetProperty("step").GetInt64() > after && r.GetProperty("samplers").GetInt32() == 2))
+                    return;
+            }
+            await Task.Delay(250);
+        }
+        Assert.Fail($"no step after {after} took rollouts from two samplers within {timeout.TotalSeconds:F0} s\n{host}");
+    }
 }
