@@ -13,24 +13,40 @@ public abstract class TorchWorkActor : ReceiveActor
 {
     private readonly CancellationTokenSource cts = new();
 
+    // The torch thread finishes work in the order it was queued, but the continuations that pipe results back run on
+    // pool threads and can overtake each other: a learner's checkpoint of the last step once arrived after its final
+    // answer, when the experiment had already stopped (the checkpoint was lost). Replies are numbered and sent in order.
+    private long issued, delivered;
+    private readonly Dictionary<long, Reply> early = new();
+
     /// <summary>Handles the replies and failures of <see cref="Run{T}"/>; subclasses add their own handlers.</summary>
     protected TorchWorkActor()
     {
-        Receive<Reply>(r => r.To.Tell(r.Message));
+        Receive<Reply>(r =>
+        {
+            early[r.Number] = r;
+            while (early.Remove(delivered, out var next))
+            {
+                delivered++;
+                next.To.Tell(next.Message);
+            }
+        });
         Receive<Status.Failure>(f => throw new LearnerFailedException($"learner failed: {f.Cause.Message}", f.Cause));
     }
 
-    /// <summary>Runs <paramref name="work"/> on the torch thread and sends its result to the current sender.</summary>
+    /// <summary>Runs <paramref name="work"/> on the torch thread and sends its result to the current sender, after the
+    /// results of the work queued before it.</summary>
     protected void Run<T>(Func<T> work)
     {
         var replyTo = Sender;
-        TorchThread.Shared.Run(() => (object)work()!, cts.Token).PipeTo(Self, success: r => new Reply(replyTo, r), failure: e => new Status.Failure(e));
+        long number = issued++;
+        TorchThread.Shared.Run(() => (object)work()!, cts.Token).PipeTo(Self, success: r => new Reply(number, replyTo, r), failure: e => new Status.Failure(e));
     }
 
     /// <summary>Queues <paramref name="release"/> (disposing torch state) on the torch thread, after the work queued before it.</summary>
     protected static void ReleaseOnTorchThread(Action release) => TorchThread.Shared.Run(() => { release(); return 0; });
 
-    private sealed record Reply(IActorRef To, object Message);
+    private sealed record Reply(long Number, IActorRef To, object Message);
 
     /// <inheritdoc />
     protected override void PostStop()
