@@ -103,14 +103,16 @@ public class CapoOpenAiJudgeTests
             await Task.Delay(Timeout.Infinite, stop); // never answers; released when the server stops
             return Ok(Completion("Wrong steps: none"));
         });
-        using OpenAiJudge judge = Judge(server, new OpenAiJudgeOptions { TimeoutSeconds = 0.3 });
+        // Long enough for the request to reach the server on a loaded machine (0.3 s once did not), so that the single
+        // request below shows the timeout was not retried.
+        using OpenAiJudge judge = Judge(server, new OpenAiJudgeOptions { TimeoutSeconds = 1.5 });
 
         IReadOnlyList<Critique> critiques = await judge.CritiqueAsync(ThreeStepRequest, 2, 0, default);
 
         Assert.All(critiques, c =>
         {
             Assert.Equal(CritiqueStatus.TimedOut, c.Status);
-            Assert.Contains("0.3 s", c.Detail);
+            Assert.Contains("1.5 s", c.Detail);
         });
         Assert.Single(server.Requests); // timeouts are not retried
     }
