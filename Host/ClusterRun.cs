@@ -317,20 +317,34 @@ public static class ClusterRun
     }
 
     /// <summary>Completes its task when a member with the learner role leaves or becomes unreachable for good.</summary>
-    private sealed class HostWatcher : ReceiveActor
+    private sealed class HostWatcher : ReceiveActor, IWithTimers
     {
+        private sealed record Check;
+        private DateTime? unreachableSince;
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
         public HostWatcher(TaskCompletionSource done)
         {
             var cluster = Cluster.Get(Context.System);
-            cluster.Subscribe(Self, ClusterEvent.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberExited), typeof(ClusterEvent.UnreachableMember));
+            cluster.Subscribe(Self, ClusterEvent.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberExited));
             Receive<ClusterEvent.MemberExited>(m => { if (m.Member.HasRole(Roles.Learner)) done.TrySetResult(); });
             Receive<ClusterEvent.MemberRemoved>(m => { if (m.Member.HasRole(Roles.Learner)) done.TrySetResult(); });
-            Receive<ClusterEvent.UnreachableMember>(m =>
+            // Events alone are not enough: a host that left while this node was joining sends none, and a crashed host
+            // never exits. Every 2 s: no learner member at all means the host is gone; one unreachable for 15 s in a
+            // row (not a passing pause) means it crashed.
+            Receive<Check>(_ =>
             {
-                if (m.Member.HasRole(Roles.Learner))
-                    Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromSeconds(15), () => done.TrySetResult());
+                var state = cluster.State;
+                var hosts = state.Members.Where(m => m.HasRole(Roles.Learner) && m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up).ToList();
+                if (hosts.Count == 0) { done.TrySetResult(); return; }
+                if (hosts.Any(h => !state.Unreachable.Contains(h))) { unreachableSince = null; return; }
+                unreachableSince ??= DateTime.UtcNow;
+                if (DateTime.UtcNow - unreachableSince >= TimeSpan.FromSeconds(15)) done.TrySetResult();
             });
             ReceiveAny(_ => { });
         }
+
+        protected override void PreStart() => Timers.StartPeriodicTimer("check", new Check(), TimeSpan.FromSeconds(2));
     }
 }
