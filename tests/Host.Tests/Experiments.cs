@@ -43,6 +43,15 @@ internal static class Experiments
     public static void AssertSucceeded(CliProcess cli) =>
         Assert.True(cli.ExitCode == 0, $"exit code {cli.ExitCode}, expected 0\n{cli}");
 
+    /// <summary>Writes <see cref="Tiny"/> experiment <paramref name="name"/> (with <paramref name="extra"/>) to NAME.conf in
+    /// <paramref name="dir"/> and runs it to the end, checking that it succeeded.</summary>
+    public static async Task RunTiny(TempFolder dir, string name, string extra = "")
+    {
+        dir.Write($"{name}.conf", Tiny(name, extra));
+        await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(120), "run", $"{name}.conf");
+        AssertSucceeded(run);
+    }
+
     /// <summary>What <c>show NAME --json</c> prints (with <c>--store</c> when given), after checking it succeeded.</summary>
     public static async Task<JsonElement> Show(TempFolder dir, string name, string? store = null)
     {

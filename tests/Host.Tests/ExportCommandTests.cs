@@ -12,9 +12,7 @@ public class ExportCommandTests
     public async Task Export_writes_the_policy_of_the_latest_checkpoint_as_safetensors_and_refuses_bad_input()
     {
         using var dir = new TempFolder();
-        dir.Write("x.conf", Experiments.Tiny("x", "runtime { checkpoint-every = 1 }"));
-        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "x.conf"))
-            Experiments.AssertSucceeded(run);
+        await Experiments.RunTiny(dir, "x", "runtime { checkpoint-every = 1 }");
         string sha = (await Experiments.Show(dir, "x")).GetProperty("weights_sha256").GetString()!;
 
         await using (var export = await CliProcess.RunAsync(dir.Path, Timeout, "export", "x", "--out", "out/policy.safetensors"))

@@ -154,9 +154,7 @@ public class ResumeCommandTests
     public async Task Resuming_with_other_code_than_the_run_was_started_with_warns_naming_both_versions()
     {
         using var dir = new TempFolder();
-        dir.Write("x.conf", Experiments.Tiny("x", "runtime { checkpoint-every = 1 }"));
-        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "x.conf"))
-            Experiments.AssertSucceeded(run);
+        await Experiments.RunTiny(dir, "x", "runtime { checkpoint-every = 1 }");
         string ours = (await Experiments.Show(dir, "x")).GetProperty("code_version").GetString()!;
 
         // Pretend another build started it: change the last character of the version recorded in the start event.
@@ -194,9 +192,7 @@ public class ResumeCommandTests
     public async Task A_finished_experiment_resumes_only_with_a_larger_total_which_is_kept_for_later_resumes()
     {
         using var dir = new TempFolder();
-        dir.Write("x.conf", Experiments.Tiny("x", "runtime { checkpoint-every = 1 }")); // 3 GRPO steps
-        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "x.conf"))
-            Experiments.AssertSucceeded(run);
+        await Experiments.RunTiny(dir, "x", "runtime { checkpoint-every = 1 }"); // 3 GRPO steps
 
         async Task<CliProcess> Resume(params string[] more) => await CliProcess.RunAsync(dir.Path, Timeout, ["resume", "x", .. more]);
         await using (var nothing = await Resume())
