@@ -65,9 +65,6 @@ public static class ClusterRun
         var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
         string origin = $"{store.Location} experiment {a.Name}";
-        if (!string.IsNullOrEmpty(state.CodeVersion) && state.CodeVersion != StoreSupport.CodeVersion)
-            log.WriteLine($"warning: experiment '{a.Name}' was started by rlactors {state.CodeVersion} and is resumed by " +
-                          $"{StoreSupport.CodeVersion}: it continues, but a resume is bitwise exact only with the code that started it");
         var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);
         // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.
         if (a.Steps is null && state.TotalSteps > 0 && exp.TotalSteps != state.TotalSteps)
@@ -81,6 +78,9 @@ public static class ClusterRun
             throw new ConfigError($"experiment '{a.Name}' is {state.Status.ToString().ToLowerInvariant()} at step {from} of {exp.TotalSteps}: " +
                                   $"nothing to resume; to train further give a larger total: resume {a.Name} --steps N (N > {from})");
         if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; {exp.FromScratch}");
+        if (!string.IsNullOrEmpty(state.CodeVersion) && state.CodeVersion != StoreSupport.CodeVersion)
+            log.WriteLine($"warning: experiment '{a.Name}' was started by rlactors {state.CodeVersion} and is resumed by " +
+                          $"{StoreSupport.CodeVersion}: it continues, but a resume is bitwise exact only with the code that started it");
 
         // The single-writer lease comes before any file is touched: a second host must not rewrite a running host's files.
         StoreSupport.AcquireLease(store, a.Name, log);
