@@ -92,7 +92,13 @@ public static class ClusterRun
         using (var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false))
             foreach (var step in events.OfType<StepCompleted>().Where(e => e.Step <= from).OrderBy(e => e.Step))
                 metrics.WriteLine(Curves.MetricsLine(step.Step, step.Metrics));
-        Curves.KeepRowsUpTo(Path.Combine(dir, "eval.jsonl"), from);
+        // eval.jsonl: from the journal when it holds the evaluations (also on a machine without the run folder; the last of
+        // each phase and step wins: a redone evaluation equals the first); an older store's runs keep their file's rows.
+        var evaluations = events.OfType<EvaluationRecorded>().Where(e => e.Step <= from)
+            .GroupBy(e => (e.Phase, e.Step)).Select(g => g.Last()).ToList();
+        if (evaluations.Count > 0)
+            File.WriteAllLines(Path.Combine(dir, "eval.jsonl"), evaluations.Select(e => Curves.EvalLine(e.Phase, e.Step, e.Metrics)));
+        else Curves.KeepRowsUpTo(Path.Combine(dir, "eval.jsonl"), from);
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
         return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: true, checkpoint, log, ct, latest?.Info);
     }

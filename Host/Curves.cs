@@ -35,6 +35,18 @@ public static class Curves
         plot.SavePng(path, 800, 450);
     }
 
+    /// <summary>The metrics of a GRPO held-out evaluation, as eval.jsonl and the journal keep them.</summary>
+    public static IReadOnlyDictionary<string, double> GrpoEvalMetrics(double accuracy, double stepAccuracy, int problems) =>
+        new Dictionary<string, double> { ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems };
+
+    /// <summary>One eval.jsonl line: phase, step, then every metric.</summary>
+    public static string EvalLine(string phase, long step, IReadOnlyDictionary<string, double> metrics)
+    {
+        var row = new Dictionary<string, object> { ["phase"] = phase, ["step"] = step };
+        foreach (var (k, v) in metrics) row[k] = v;
+        return System.Text.Json.JsonSerializer.Serialize(row);
+    }
+
     /// <summary>Drops the rows of a jsonl file (eval.jsonl) whose <c>step</c> is above <paramref name="step"/>, and a row cut short
     /// by a killed process; no file, nothing to do.</summary>
     public static void KeepRowsUpTo(string path, long step)

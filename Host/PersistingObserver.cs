@@ -27,9 +27,18 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
     /// <inheritdoc />
     public void SftDone(double seconds) => inner.SftDone(seconds);
     /// <inheritdoc />
-    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) => inner.Evaluated(phase, step, accuracy, stepAccuracy, problems);
+    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems)
+    {
+        journal.Tell(new ExperimentJournal.Record(new EvaluationRecorded(phase, step, Curves.GrpoEvalMetrics(accuracy, stepAccuracy, problems), DateTime.UtcNow)));
+        inner.Evaluated(phase, step, accuracy, stepAccuracy, problems);
+    }
+
     /// <inheritdoc />
-    public void Evaluation(EvalReport report) => inner.Evaluation(report);
+    public void Evaluation(EvalReport report)
+    {
+        journal.Tell(new ExperimentJournal.Record(new EvaluationRecorded(report.Phase, report.Step, report.Metrics, DateTime.UtcNow)));
+        inner.Evaluation(report);
+    }
 
     /// <inheritdoc />
     public void StepCompleted(StepReport report)

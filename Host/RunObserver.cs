@@ -25,6 +25,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     private DateTime lastDrawn = DateTime.MinValue;
     private double? sftAccuracy;
     private double? finalAccuracy;
+    private int stepsHere; // steps completed by this process (the ETA's rate), not the ones a resume found
 
     /// <summary>Where log lines go while a live display owns the terminal; null writes to the log writer.</summary>
     public Action<string>? LineSink { get; set; }
@@ -52,8 +53,41 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         this.log = log;
         this.logEvery = logEvery;
         this.totalSteps = totalSteps;
+        LoadEarlierRows();
         metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: true);
         evals = new StreamWriter(Path.Combine(dir, "eval.jsonl"), append: true);
+    }
+
+    /// <summary>A resumed run's files already hold the steps and evaluations up to its checkpoint: curves.png and the
+    /// closing line cover the whole run, not only what this process adds.</summary>
+    private void LoadEarlierRows()
+    {
+        foreach (var row in ReadRows(Path.Combine(dir, "metrics.jsonl")))
+            if (row.TryGetValue("step", out var step) && row.TryGetValue(display.CurveMetric, out var value))
+                curve.Add(((long)step, value));
+        foreach (var row in ReadRows(Path.Combine(dir, "eval.jsonl"), withPhase: true))
+        {
+            if (!row.TryGetValue("step", out var step) || !row.TryGetValue(display.EvalMetric, out var value)) continue;
+            evalCurve.Add(((long)step, value));
+            if (row.ContainsKey("phase:sft")) sftAccuracy = value;
+        }
+    }
+
+    /// <summary>The numeric fields of each complete JSON row of a jsonl file (with <paramref name="withPhase"/>, the phase as
+    /// a key "phase:NAME"); no file, no rows.</summary>
+    private static IEnumerable<Dictionary<string, double>> ReadRows(string path, bool withPhase = false)
+    {
+        if (!File.Exists(path)) yield break;
+        foreach (var line in File.ReadAllLines(path))
+        {
+            Dictionary<string, JsonElement>? row;
+            try { row = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(line); }
+            catch (JsonException) { continue; }
+            if (row is null) continue;
+            var numbers = row.Where(kv => kv.Value.ValueKind == JsonValueKind.Number).ToDictionary(kv => kv.Key, kv => kv.Value.GetDouble());
+            if (withPhase && row.TryGetValue("phase", out var phase) && phase.ValueKind == JsonValueKind.String) numbers[$"phase:{phase.GetString()}"] = 0;
+            yield return numbers;
+        }
     }
 
     /// <summary>Name of the training phase (progress bar label).</summary>
@@ -76,10 +110,11 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             metrics.WriteLine(Curves.MetricsLine(r.Step, r.Metrics));
             metrics.Flush();
             curve.Add((r.Step, r.Metrics[display.CurveMetric]));
+            stepsHere++;
             Progress?.Invoke(r.Step, display.Summary(r, totalSteps));
             if (r.Step % logEvery == 0 || r.Step == totalSteps)
             {
-                double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, curve.Count);
+                double perStep = watch.Elapsed.TotalSeconds / Math.Max(1, stepsHere);
                 Write(display.Line(r, totalSteps, TimeSpan.FromSeconds(perStep * (totalSteps - r.Step))));
                 DrawCurves();
             }
@@ -94,8 +129,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             if (phase == "sft") sftAccuracy = accuracy;
             if (phase == "final") finalAccuracy = accuracy;
             evalCurve.Add((step, accuracy));
-            evals.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                { ["phase"] = phase, ["step"] = step, ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems }));
+            evals.WriteLine(Curves.EvalLine(phase, step, Curves.GrpoEvalMetrics(accuracy, stepAccuracy, problems)));
             evals.Flush();
             Write($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
         }
@@ -107,9 +141,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         lock (gate)
         {
             if (report.Metrics.TryGetValue(display.EvalMetric, out var value)) evalCurve.Add((report.Step, value));
-            var row = new Dictionary<string, object> { ["phase"] = report.Phase, ["step"] = report.Step };
-            foreach (var (k, v) in report.Metrics) row[k] = v;
-            evals.WriteLine(JsonSerializer.Serialize(row));
+            evals.WriteLine(Curves.EvalLine(report.Phase, report.Step, report.Metrics));
             evals.Flush();
             Write(display.EvalLine(report));
             DrawCurves();

@@ -18,6 +18,7 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
         private readonly TempFolder dir = new();
         public string WeightsSha256 { get; private set; } = "";
         public List<double> Losses { get; private set; } = [];
+        public List<string> Evaluations { get; private set; } = [];
 
         public async Task InitializeAsync()
         {
@@ -27,10 +28,15 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
                 Experiments.AssertSucceeded(run);
             WeightsSha256 = (await Experiments.Show(dir, name)).GetProperty("weights_sha256").GetString()!;
             Losses = Experiments.ReadJsonLines(dir[$"runs/{name}/metrics.jsonl"]).Select(r => r["loss"].GetDouble()).ToList();
+            Evaluations = EvaluationsIn(dir[$"runs/{name}/eval.jsonl"]);
         }
 
         public Task DisposeAsync() { dir.Dispose(); return Task.CompletedTask; }
     }
+
+    /// <summary>eval.jsonl as "phase step accuracy" lines.</summary>
+    private static List<string> EvaluationsIn(string path) => Experiments.ReadJsonLines(path)
+        .Select(r => $"{r["phase"].GetString()} {r["step"].GetInt64()} {r["accuracy"].GetDouble():R}").ToList();
 
     // No periodic checkpoint before the end: the checkpoint found after the stop can only be the one the stop took.
     private static string Config(string name) => Experiments.Tiny(name, $$"""
@@ -87,7 +93,11 @@ public class GracefulStopTests(GracefulStopTests.Uninterrupted reference) : ICla
         {
             Experiments.AssertSucceeded(resume);
             Assert.Contains($"resuming experiment {stopped} after step {step}", resume.Output);
+            Assert.Contains("after SFT ->", resume.Output); // the closing line knows the SFT evaluation of the first process
         }
+        // Evaluations of the first process (SFT) are there, also on the other machine (from the journal), and the whole
+        // run's match the uninterrupted run's.
+        Assert.Equal(reference.Evaluations, EvaluationsIn(at[$"runs/{stopped}/eval.jsonl"]));
 
         var b = await Experiments.Show(at, stopped);
         Assert.Equal("finished", b.GetProperty("status").GetString());

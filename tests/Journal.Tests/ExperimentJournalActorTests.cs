@@ -42,14 +42,14 @@ public sealed class ExperimentJournalActorTests(ITestOutputHelper output)
         var replies = events.Select(e => Record(kit, journal, e)).ToList();
         // Everything is applied but the recomputed step 3 (index 8), which is not persisted and reports the last number.
         Assert.Equal(Enumerable.Range(0, events.Count).Select(i => i != 8), replies.Select(r => r.Applied));
-        Assert.Equal([1L, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10, 11, 12, 13], replies.Select(r => r.SequenceNr));
+        Assert.Equal([1L, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10, 11, 12, 13, 14], replies.Select(r => r.SequenceNr));
         Assert.Equal(ExperimentState.From(events), GetState(kit, journal));
 
         // Duplicates of the past are answered without writing.
-        Assert.Equal(new ExperimentJournal.Recorded(13, false), Record(kit, journal, Step(2)));
-        Assert.Equal(new ExperimentJournal.Recorded(13, false), Record(kit, journal, Checkpoint(4)));
-        Assert.Equal(new ExperimentJournal.Recorded(13, false), Record(kit, journal, Started(name)));
-        Assert.Equal(13L, Convert.ToInt64(kit.Store.Query("SELECT COUNT(*) AS n FROM journal WHERE persistence_id = @p",
+        Assert.Equal(new ExperimentJournal.Recorded(14, false), Record(kit, journal, Step(2)));
+        Assert.Equal(new ExperimentJournal.Recorded(14, false), Record(kit, journal, Checkpoint(4)));
+        Assert.Equal(new ExperimentJournal.Recorded(14, false), Record(kit, journal, Started(name)));
+        Assert.Equal(14L, Convert.ToInt64(kit.Store.Query("SELECT COUNT(*) AS n FROM journal WHERE persistence_id = @p",
             ("@p", ExperimentJournal.PersistenceIdFor(name)))[0]["n"]));
     }
 

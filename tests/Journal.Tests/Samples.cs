@@ -17,6 +17,9 @@ internal static class Samples
     public static StepCompleted Step(long step, double loss = 0.5) =>
         new(step, step, new Dictionary<string, double> { ["loss"] = loss / step, ["reward_mean"] = 0.1 * step, ["accuracy"] = double.NaN }, At((int)step * 10));
 
+    public static EvaluationRecorded Evaluation(string phase, long step) =>
+        new(phase, step, new Dictionary<string, double> { ["accuracy"] = 0.01 * step, ["step_accuracy"] = 0.5, ["problems"] = 100 }, At((int)step * 10 + 2));
+
     public static CheckpointSaved Checkpoint(long step) =>
         new(step, $"ckpt-{step:D6}", new string((char)('a' + step % 6), 64), 1_234_567 + step, At((int)step * 10 + 1));
 
@@ -28,7 +31,7 @@ internal static class Samples
         new ExperimentResumed(2, "node-b:4242", At(40)),
         new TotalStepsChanged(20, At(41)),
         Step(3, loss: 9), // recomputed after the resume: ignored
-        Step(4), Checkpoint(4),
+        Step(4), Evaluation("step", 4), Checkpoint(4),
         new CheckpointPruned("ckpt-000002", At(44)),
         new ExperimentStopped(4, "SIGTERM", At(45)),
         new ExperimentFinished(At(50)),

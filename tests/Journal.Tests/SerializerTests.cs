@@ -16,6 +16,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
     {
         ["exp.started.v1"] = Started(),
         ["exp.step.v1"] = Step(3),
+        ["exp.evaluation.v1"] = Evaluation("final", 10),
         ["exp.checkpoint.v1"] = Checkpoint(4),
         ["exp.checkpoint-pruned.v1"] = new CheckpointPruned("step-00000100", At(4)),
         ["exp.total-steps.v1"] = new TotalStepsChanged(long.MaxValue, At(5)),
@@ -38,6 +39,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
     private static readonly Dictionary<string, (string Hex, object Expected)> Golden = new()
     {
         ["exp.step.v1"] = ("03000000000000000400000000000000020000000161000000000000D03F0162000000000000F8BF0020E820474DDF48", new StepCompleted(3, 4, new Dictionary<string, double> { ["b"] = -1.5, ["a"] = 0.25 }, new DateTime(2026, 11, 28, 12, 0, 0, DateTimeKind.Utc))),
+        ["exp.evaluation.v1"] = ("03736674000000000000000001000000086163637572616379000000000000E03F806A4526474DDF48", new EvaluationRecorded("sft", 0, new Dictionary<string, double> { ["accuracy"] = 0.5 }, new DateTime(2026, 11, 28, 12, 0, 9, DateTimeKind.Utc))),
         ["exp.checkpoint.v1"] = ("020000000000000002636B026162000400000000000080B68021474DDF48", new CheckpointSaved(2, "ck", "ab", 1024, new DateTime(2026, 11, 28, 12, 0, 1, DateTimeKind.Utc))),
         ["exp.total-steps.v1"] = ("1E00000000000000004D1922474DDF48", new TotalStepsChanged(30, new DateTime(2026, 11, 28, 12, 0, 2, DateTimeKind.Utc))),
         ["exp.finished.v1"] = ("80E3B122474DDF48", new ExperimentFinished(new DateTime(2026, 11, 28, 12, 0, 3, DateTimeKind.Utc))),
@@ -83,7 +85,7 @@ public sealed class SerializerTests(ITestOutputHelper output)
     public void Manifests_are_fixed_strings_not_type_names_and_cover_every_event_type()
     {
         var eventTypes = typeof(IExperimentEvent).Assembly.GetTypes().Where(t => t.IsClass && typeof(IExperimentEvent).IsAssignableFrom(t)).ToList();
-        Assert.Equal(9, eventTypes.Count);
+        Assert.Equal(10, eventTypes.Count);
         foreach (var t in eventTypes) Assert.True(ExperimentEventSerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest");
         foreach (var (type, manifest) in ExperimentEventSerializer.Manifests)
         {

@@ -63,7 +63,7 @@ public sealed class TypeRenameTests(ITestOutputHelper output)
         Assert.Equal(events.Select(e => ExperimentEventSerializer.Manifests[e.GetType()]), rows.Select(r => (string?)r["manifest"]));
         Assert.Equal(
             ["exp.started.v1", "exp.step.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.step.v1", "exp.failed.v1", "exp.resumed.v1",
-             "exp.total-steps.v1", "exp.step.v1", "exp.checkpoint.v1", "exp.checkpoint-pruned.v1", "exp.stopped.v1", "exp.finished.v1"],
+             "exp.total-steps.v1", "exp.step.v1", "exp.evaluation.v1", "exp.checkpoint.v1", "exp.checkpoint-pruned.v1", "exp.stopped.v1", "exp.finished.v1"],
             rows.Select(r => (string?)r["manifest"]));
         Assert.All(rows, r =>
         {

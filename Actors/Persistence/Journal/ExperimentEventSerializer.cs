@@ -27,6 +27,8 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     public const string StartedManifest = "exp.started.v1";
     /// <summary>Manifest of <see cref="StepCompleted"/>.</summary>
     public const string StepManifest = "exp.step.v1";
+    /// <summary>Manifest of <see cref="EvaluationRecorded"/>.</summary>
+    public const string EvaluationManifest = "exp.evaluation.v1";
     /// <summary>Manifest of <see cref="CheckpointSaved"/>.</summary>
     public const string CheckpointManifest = "exp.checkpoint.v1";
     /// <summary>Manifest of <see cref="CheckpointPruned"/>.</summary>
@@ -53,7 +55,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     /// <summary>Every manifest this serializer writes, by the type it is written for.</summary>
     public static readonly IReadOnlyDictionary<Type, string> Manifests = new Dictionary<Type, string>
     {
-        [typeof(ExperimentStarted)] = StartedManifest, [typeof(StepCompleted)] = StepManifest,
+        [typeof(ExperimentStarted)] = StartedManifest, [typeof(StepCompleted)] = StepManifest, [typeof(EvaluationRecorded)] = EvaluationManifest,
         [typeof(CheckpointSaved)] = CheckpointManifest, [typeof(CheckpointPruned)] = CheckpointPrunedManifest, [typeof(TotalStepsChanged)] = TotalStepsManifest,
         [typeof(ExperimentFinished)] = FinishedManifest, [typeof(ExperimentFailed)] = FailedManifest,
         [typeof(ExperimentResumed)] = ResumedManifest, [typeof(ExperimentStopped)] = StoppedManifest, [typeof(ExperimentState)] = StateManifest,
@@ -130,6 +132,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
                 w.Write(e.Name); w.Write(e.ConfigText); w.Write(e.ConfigSha256); w.Write(e.Seed); w.Write(e.CodeVersion); w.Write(e.TotalSteps);
                 WriteTime(w, e.At); break;
             case StepCompleted e: w.Write(e.Step); w.Write(e.PolicyVersion); WriteMetrics(w, e.Metrics); WriteTime(w, e.At); break;
+            case EvaluationRecorded e: w.Write(e.Phase); w.Write(e.Step); WriteMetrics(w, e.Metrics); WriteTime(w, e.At); break;
             case CheckpointSaved e: w.Write(e.Step); w.Write(e.CheckpointId); w.Write(e.Sha256); w.Write(e.Size); WriteTime(w, e.At); break;
             case CheckpointPruned e: w.Write(e.CheckpointId); WriteTime(w, e.At); break;
             case TotalStepsChanged e: w.Write(e.TotalSteps); WriteTime(w, e.At); break;
@@ -164,6 +167,7 @@ public sealed class ExperimentEventSerializer(ExtendedActorSystem system) : Seri
     {
         StartedManifest => new ExperimentStarted(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadUInt64(), r.ReadString(), r.ReadInt64(), ReadTime(r)),
         StepManifest => new StepCompleted(r.ReadInt64(), r.ReadInt64(), ReadMetrics(r), ReadTime(r)),
+        EvaluationManifest => new EvaluationRecorded(r.ReadString(), r.ReadInt64(), ReadMetrics(r), ReadTime(r)),
         CheckpointManifest => new CheckpointSaved(r.ReadInt64(), r.ReadString(), r.ReadString(), r.ReadInt64(), ReadTime(r)),
         CheckpointPrunedManifest => new CheckpointPruned(r.ReadString(), ReadTime(r)),
         TotalStepsManifest => new TotalStepsChanged(r.ReadInt64(), ReadTime(r)),

@@ -41,6 +41,24 @@ public sealed record StepCompleted(long Step, long PolicyVersion, IReadOnlyDicti
     public override int GetHashCode() => HashCode.Combine(Step, PolicyVersion, Metrics.Count, At);
 }
 
+/// <summary>
+/// An evaluation (a line of eval.jsonl): kept in the journal so that a resume, also on another machine, rebuilds the
+/// evaluations up to its checkpoint. It does not change the <see cref="ExperimentState"/>.
+/// </summary>
+/// <param name="Phase">E.g. "sft", "step", "final", "epoch", "pretrained".</param>
+/// <param name="Step">The step it evaluated.</param>
+/// <param name="Metrics">Metric name to value.</param>
+/// <param name="At">When.</param>
+public sealed record EvaluationRecorded(string Phase, long Step, IReadOnlyDictionary<string, double> Metrics, DateTime At) : IExperimentEvent
+{
+    /// <summary>Value equality, including the metrics' contents (order-independent).</summary>
+    public bool Equals(EvaluationRecorded? other) =>
+        other is not null && Phase == other.Phase && Step == other.Step && At == other.At && ExperimentState.SameMetrics(Metrics, other.Metrics);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Phase, Step, Metrics.Count, At);
+}
+
 /// <summary>A checkpoint was written completely and its checksum recorded.</summary>
 /// <param name="Step">The last step included in the checkpoint.</param>
 /// <param name="CheckpointId">The checkpoint's id in the checkpoint store.</param>

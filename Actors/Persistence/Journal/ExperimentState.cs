@@ -100,6 +100,9 @@ public sealed record ExperimentState
                     Step = s.Step, PolicyVersion = s.PolicyVersion, LastMetrics = s.Metrics.ToImmutableSortedDictionary(StringComparer.Ordinal),
                     LastUpdate = s.At,
                 };
+            case EvaluationRecorded v:
+                // Kept in the journal for resume's eval.jsonl (not in the state); a new state, so it is persisted.
+                return this with { LastUpdate = v.At };
             case CheckpointSaved c:
                 if (Checkpoints.Any(x => x.Id == c.CheckpointId)) return this;
                 var info = new RecordedCheckpoint(c.Step, c.CheckpointId, c.Sha256, c.Size, c.At);
