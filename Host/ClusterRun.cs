@@ -64,6 +64,7 @@ public static class ClusterRun
         if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
         var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
+        StoreSupport.ThrowIfHeldByAnother(store, a.Name); // "being run elsewhere" says more than anything checked below
         string origin = $"{store.Location} experiment {a.Name}";
         var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);
         // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.

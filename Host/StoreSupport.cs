@@ -33,12 +33,23 @@ public static class StoreSupport
             store.ReleaseLease(name, lease.Holder.Owner);
             lease = store.TryAcquireLease(name, LeaseOwner, LeaseTtl);
         }
-        if (!lease.Acquired)
-            throw new ExperimentBusyException($"experiment '{name}' is being run by {lease.Holder.Owner} (its lease runs until " +
-                $"{lease.Holder.ExpiresAt:u} and is renewed while it runs); one host writes an experiment at a time: stop that one first " +
-                "(SIGINT or SIGTERM checkpoints and exits), or wait for it to end");
+        if (!lease.Acquired) throw Busy(name, lease.Holder);
         return LeaseOwner;
     }
+
+    /// <summary>Refuses at once (before anything else is checked or printed) when another live host holds the lease of
+    /// <paramref name="name"/>; <see cref="AcquireLease"/> takes it later, atomically.</summary>
+    public static void ThrowIfHeldByAnother(CheckpointStore store, string name)
+    {
+        if (store.GetLease(name) is { } lease && lease.Owner != LeaseOwner && lease.ExpiresAt > DateTimeOffset.UtcNow
+            && !HolderIsDeadLocalProcess(lease.Owner))
+            throw Busy(name, lease);
+    }
+
+    private static ExperimentBusyException Busy(string name, LeaseInfo holder) =>
+        new($"experiment '{name}' is being run by {holder.Owner} (its lease runs until {holder.ExpiresAt:u} and is renewed " +
+            "while it runs); one host writes an experiment at a time: stop that one first (SIGINT or SIGTERM checkpoints and " +
+            "exits), or wait for it to end");
 
     /// <summary>True when a lease owner ("machine:pid:guid") is a process of this machine that is no longer running.</summary>
     public static bool HolderIsDeadLocalProcess(string owner)

@@ -17,8 +17,9 @@ public class ResumeCommandTests
         return stores;
     }
 
+    // 32 prompts a step: slow enough (~0.1 s a step) that the run cannot reach step 12 between the step-7 line and the kill.
     private static string Config(string name) => Experiments.Tiny(name, $$"""
-        grpo { steps = 12, learning-rate = 1e-3, max-new-tokens = 24 }
+        grpo { steps = 12, prompts-per-step = 32, learning-rate = 1e-3, max-new-tokens = 24 }
         runtime { checkpoint-every = 3 }
         rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
         """);
@@ -37,7 +38,7 @@ public class ResumeCommandTests
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf", "--store", store))
             Experiments.AssertSucceeded(run);
 
-        await RunAndKillAfterStep7(dir, "killed.conf", store);
+        await RunAndKillAfterStep7(dir, "killed.conf", killed, store);
 
         await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", killed, "--store", store))
         {
@@ -60,13 +61,16 @@ public class ResumeCommandTests
 
     /// <summary>Starts <paramref name="conf"/> and kills it without warning once the step-6 checkpoint is stored and a
     /// step beyond it has completed.</summary>
-    private static async Task RunAndKillAfterStep7(TempFolder dir, string conf, string store)
+    private static async Task RunAndKillAfterStep7(TempFolder dir, string conf, string name, string store)
     {
         await using var victim = CliProcess.Start(dir.Path, "run", conf, "--store", store);
         await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
         await victim.WaitForLineAsync(l => l.Contains("step     7/12"), Timeout, "step 7");
         victim.Kill();
         await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var atKill = await Experiments.Show(dir, name, store);
+        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("step").GetInt64() < 12,
+            $"the run was not cut short by the kill (steps too fast for this test?): {atKill}");
     }
 
     /// <summary>The resumed run's metrics.jsonl has steps 1..12 once each, with the uninterrupted run's losses.</summary>
@@ -88,7 +92,7 @@ public class ResumeCommandTests
         dir.Write("killed.conf", Config("killed"));
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
             Experiments.AssertSucceeded(run);
-        await RunAndKillAfterStep7(dir, "killed.conf", store);
+        await RunAndKillAfterStep7(dir, "killed.conf", "killed", store);
 
         // Damage the newest stored checkpoint's bytes, as a bad disk or a partial copy would (its row stays complete).
         var ids = new List<(string Id, long Step)>();
