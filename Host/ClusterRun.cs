@@ -66,10 +66,8 @@ public static class ClusterRun
         var (state, events) = await StoreCommands.Read(store, a.Name);
         StoreSupport.ThrowIfHeldByAnother(store, a.Name); // "being run elsewhere" says more than anything checked below
         string origin = $"{store.Location} experiment {a.Name}";
-        var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps);
         // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.
-        if (a.Steps is null && state.TotalSteps > 0 && exp.TotalSteps != state.TotalSteps)
-            exp = RunnableExperiment.Parse(state.ConfigText, origin, [], state.TotalSteps);
+        var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps ?? (state.TotalSteps > 0 ? state.TotalSteps : null));
         var latest = store.LoadLatestValid(a.Name, warning => log.WriteLine($"warning: {warning}"));
         var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
         long from = checkpoint?.Step ?? 0;

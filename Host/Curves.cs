@@ -47,6 +47,20 @@ public static class Curves
         return System.Text.Json.JsonSerializer.Serialize(row);
     }
 
+    /// <summary>The rows of a jsonl file (metrics.jsonl, eval.jsonl) as fields by name, skipping a row cut short by a killed
+    /// process; no file, no rows.</summary>
+    public static IEnumerable<Dictionary<string, System.Text.Json.JsonElement>> ReadRows(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        foreach (var line in File.ReadAllLines(path))
+        {
+            Dictionary<string, System.Text.Json.JsonElement>? row;
+            try { row = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(line); }
+            catch (System.Text.Json.JsonException) { continue; }
+            if (row is not null) yield return row;
+        }
+    }
+
     /// <summary>Drops the rows of a jsonl file (eval.jsonl) whose <c>step</c> is above <paramref name="step"/>, and a row cut short
     /// by a killed process; no file, nothing to do.</summary>
     public static void KeepRowsUpTo(string path, long step)

@@ -62,31 +62,16 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     /// closing line cover the whole run, not only what this process adds.</summary>
     private void LoadEarlierRows()
     {
-        foreach (var row in ReadRows(Path.Combine(dir, "metrics.jsonl")))
-            if (row.TryGetValue("step", out var step) && row.TryGetValue(display.CurveMetric, out var value))
+        static double? Number(Dictionary<string, JsonElement> row, string key) =>
+            row.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        foreach (var row in Curves.ReadRows(Path.Combine(dir, "metrics.jsonl")))
+            if (Number(row, "step") is double step && Number(row, display.CurveMetric) is double value)
                 curve.Add(((long)step, value));
-        foreach (var row in ReadRows(Path.Combine(dir, "eval.jsonl"), withPhase: true))
+        foreach (var row in Curves.ReadRows(Path.Combine(dir, "eval.jsonl")))
         {
-            if (!row.TryGetValue("step", out var step) || !row.TryGetValue(display.EvalMetric, out var value)) continue;
+            if (Number(row, "step") is not double step || Number(row, display.EvalMetric) is not double value) continue;
             evalCurve.Add(((long)step, value));
-            if (row.ContainsKey("phase:sft")) sftAccuracy = value;
-        }
-    }
-
-    /// <summary>The numeric fields of each complete JSON row of a jsonl file (with <paramref name="withPhase"/>, the phase as
-    /// a key "phase:NAME"); no file, no rows.</summary>
-    private static IEnumerable<Dictionary<string, double>> ReadRows(string path, bool withPhase = false)
-    {
-        if (!File.Exists(path)) yield break;
-        foreach (var line in File.ReadAllLines(path))
-        {
-            Dictionary<string, JsonElement>? row;
-            try { row = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(line); }
-            catch (JsonException) { continue; }
-            if (row is null) continue;
-            var numbers = row.Where(kv => kv.Value.ValueKind == JsonValueKind.Number).ToDictionary(kv => kv.Key, kv => kv.Value.GetDouble());
-            if (withPhase && row.TryGetValue("phase", out var phase) && phase.ValueKind == JsonValueKind.String) numbers[$"phase:{phase.GetString()}"] = 0;
-            yield return numbers;
+            if (row.TryGetValue("phase", out var phase) && phase.ValueKind == JsonValueKind.String && phase.GetString() == "sft") sftAccuracy = value;
         }
     }
 

@@ -32,10 +32,12 @@ public abstract class CoordinatorActor : ReceiveActor
     /// <summary>Set by <see cref="Stop"/>: no new work; checkpoint the last completed step, then stop.</summary>
     protected string? StopReason { get; private set; }
 
-    /// <summary>Reports to <paramref name="observer"/>; handles <see cref="Stop"/>.</summary>
-    protected CoordinatorActor(IExperimentObserver observer)
+    /// <summary>Reports to <paramref name="observer"/>; handles <see cref="Stop"/>. <paramref name="resumeFrom"/> is the
+    /// checkpoint a resumed run starts from (null for a fresh run).</summary>
+    protected CoordinatorActor(IExperimentObserver observer, TrainingCheckpoint? resumeFrom)
     {
         Observer = observer;
+        ResumedStep = resumeFrom?.Step ?? 0;
         Receive<Stop>(OnStop);
     }
 
@@ -44,7 +46,7 @@ public abstract class CoordinatorActor : ReceiveActor
     /// <summary>The learner is training the next step.</summary>
     protected abstract bool StepInProgress { get; }
     /// <summary>The step of the checkpoint the run resumed from (0 for a fresh run).</summary>
-    protected abstract long ResumedStep { get; }
+    protected long ResumedStep { get; }
     /// <summary>What a stop before the learner is ready abandons (a fresh run), e.g. "the SFT warm-up is abandoned".</summary>
     protected abstract string AbandonedBeforeFirstStep { get; }
     /// <summary>Asks the learner for the checkpoint of <paramref name="step"/>; its answer goes to <see cref="CheckpointArrived"/>.</summary>

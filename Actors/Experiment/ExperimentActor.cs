@@ -69,7 +69,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         public bool Dispatched { get; set; }
     }
 
-    public ExperimentActor(ExperimentSettings settings, IExperimentObserver observer) : base(observer)
+    public ExperimentActor(ExperimentSettings settings, IExperimentObserver observer) : base(observer, settings.ResumeFrom)
     {
         this.settings = settings;
         var o = settings.Options;
@@ -100,8 +100,6 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
     protected override long LastStep => version;
     /// <inheritdoc />
     protected override bool StepInProgress => training;
-    /// <inheritdoc />
-    protected override long ResumedStep => settings.ResumeFrom?.Step ?? 0;
     /// <inheritdoc />
     protected override string AbandonedBeforeFirstStep => "the SFT warm-up is abandoned";
     /// <inheritdoc />

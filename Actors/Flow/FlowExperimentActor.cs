@@ -88,7 +88,7 @@ public sealed class FlowExperimentActor : CoordinatorActor, IWithTimers
     }
 
     /// <summary>A flow experiment; see <see cref="Props"/>.</summary>
-    public FlowExperimentActor(FlowExperimentSettings settings, IExperimentObserver observer) : base(observer)
+    public FlowExperimentActor(FlowExperimentSettings settings, IExperimentObserver observer) : base(observer, settings.ResumeFrom)
     {
         this.settings = settings;
         taskJson = settings.Learner.Task.ToJson();
@@ -138,8 +138,6 @@ public sealed class FlowExperimentActor : CoordinatorActor, IWithTimers
     protected override long LastStep => version;
     /// <inheritdoc />
     protected override bool StepInProgress => training;
-    /// <inheritdoc />
-    protected override long ResumedStep => settings.ResumeFrom?.Step ?? 0;
     /// <inheritdoc />
     protected override string AbandonedBeforeFirstStep => "the setup is abandoned";
     /// <inheritdoc />

@@ -25,7 +25,7 @@ public sealed class SupervisedExperimentActor : CoordinatorActor
         Akka.Actor.Props.Create(() => new SupervisedExperimentActor(settings, observer));
 
     /// <summary>A supervised experiment; see <see cref="Props"/>.</summary>
-    public SupervisedExperimentActor(SupervisedSettings settings, IExperimentObserver observer) : base(observer)
+    public SupervisedExperimentActor(SupervisedSettings settings, IExperimentObserver observer) : base(observer, settings.ResumeFrom)
     {
         this.settings = settings;
         learner = Context.ActorOf(settings.Learner, "learner");
@@ -39,8 +39,6 @@ public sealed class SupervisedExperimentActor : CoordinatorActor
     protected override long LastStep => step;
     /// <inheritdoc />
     protected override bool StepInProgress => training;
-    /// <inheritdoc />
-    protected override long ResumedStep => settings.ResumeFrom?.Step ?? 0;
     /// <inheritdoc />
     protected override string AbandonedBeforeFirstStep => "the learner was still loading";
     /// <inheritdoc />

@@ -19,9 +19,6 @@ public static class SafetensorsExport
         Write(model, path);
     }
 
-    /// <summary>Writes <paramref name="model"/>'s parameters to <paramref name="path"/> atomically (a temp file, then a rename).</summary>
-    public static void Write(TransformerLm model, string path) => Write((TorchSharp.torch.nn.Module)model, path);
-
     /// <summary>Writes the state of any module (its parameters and buffers, under their module names) to
     /// <paramref name="path"/> atomically (a temp file, then a rename).</summary>
     public static void Write(TorchSharp.torch.nn.Module model, string path)
