@@ -71,6 +71,14 @@ public static class ClusterRun
         var latest = store.LoadLatestValid(a.Name, warning => log.WriteLine($"warning: {warning}"));
         var checkpoint = latest is null ? null : TrainingCheckpoint.Decode(latest.Data);
         long from = checkpoint?.Step ?? 0;
+        // A finished experiment is never trained again from scratch or from an older checkpoint: that would redo (and
+        // rewrite the metrics of) steps it has completed. It continues only past its last step, from the checkpoint of it.
+        if (state.Status == ExperimentStatus.Finished && from < state.Step)
+            throw new ConfigError(checkpoint is null
+                ? $"experiment '{a.Name}' finished at step {state.Step} without a stored checkpoint (a run of an older build with " +
+                  $"runtime.checkpoint-every = 0): it cannot be continued; run the experiment file again under a new name"
+                : $"experiment '{a.Name}' finished at step {state.Step}, but its latest valid checkpoint is of step {from}: " +
+                  "continuing would redo finished steps; run the experiment file again under a new name");
         if (a.Steps is long n && n <= from)
             throw new ConfigError($"--steps {n}: experiment '{a.Name}' is already at step {from} (its latest valid checkpoint); a new total must be larger");
         if (from >= exp.TotalSteps)

@@ -288,8 +288,9 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
 
         int every = settings.Options.EvalEvery;
         int checkpointEvery = settings.Runtime.CheckpointEvery;
-        // Messages to the learner are handled in order, so this snapshot is taken before the next update.
-        if (checkpointEvery > 0 && (version % checkpointEvery == 0 || version >= TotalSteps)) RequestCheckpoint();
+        // Messages to the learner are handled in order, so this snapshot is taken before the next update. The last step is
+        // always checkpointed (also with checkpoint-every = 0): a finished run can be shown, exported and extended.
+        if ((checkpointEvery > 0 && version % checkpointEvery == 0) || version >= TotalSteps) RequestCheckpoint();
         if (version >= TotalSteps) { Finish(); return; }
         if (StopReason is not null) { StopAfterCheckpoint(); return; }
         if (every > 0 && version % every == 0) learner.Tell(new Evaluate("grpo", version));

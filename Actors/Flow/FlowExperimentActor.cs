@@ -278,8 +278,9 @@ public sealed class FlowExperimentActor : CoordinatorActor, IWithTimers
         if (t.Evaluation is not null) Observer.Evaluation(new EvalReport("eval", t.Step, t.Evaluation));
 
         int every = settings.CheckpointEvery;
-        // Messages to the learner are handled in order, so this snapshot is taken before the next update.
-        if (every > 0 && (version % every == 0 || version >= Total)) RequestCheckpoint();
+        // Messages to the learner are handled in order, so this snapshot is taken before the next update; the last step is
+        // always checkpointed (also with checkpoint-every = 0).
+        if ((every > 0 && version % every == 0) || version >= Total) RequestCheckpoint();
         if (version >= Total) { Finish(); return; }
         if (StopReason is not null) { StopAfterCheckpoint(); return; }
         PlanNext();

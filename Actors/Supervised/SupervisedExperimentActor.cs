@@ -84,7 +84,8 @@ public sealed class SupervisedExperimentActor : CoordinatorActor
 
         int every = settings.CheckpointEveryEpochs;
         bool epochEnd = step % stepsPerEpoch == 0;
-        if (every > 0 && ((epochEnd && step / stepsPerEpoch % every == 0) || step >= Total)) RequestCheckpoint();
+        // The last step is always checkpointed (also with checkpoint-every = 0).
+        if ((every > 0 && epochEnd && step / stepsPerEpoch % every == 0) || step >= Total) RequestCheckpoint();
         if (step >= Total) { Finish(); return; }
         if (StopReason is not null) { StopAfterCheckpoint(); return; }
         TrainNext();

@@ -71,7 +71,9 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
         var events = CreateTestProbe();
         var full = RunToEnd(settings, events);
         var fullWeights = Assert.IsType<Finished>(full[^1]).Weights;
-        Assert.Empty(full.OfType<CheckpointAt>());
+        var final = Assert.Single(full.OfType<CheckpointAt>()); // no periodic checkpoints: only the last step's
+        Assert.Equal(4, final.Step);
+        Assert.Equal(final.Checkpoint.PolicyWeights, fullWeights);
 
         // Stop as step 2 completes: told from inside the callback, so it is handled before anything else.
         var observer = new ProbeObserver(events) { AtStepCompleted = r => r.Step == 2 ? new ExperimentActor.Stop("test stop") : null };

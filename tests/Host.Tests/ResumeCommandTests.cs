@@ -230,6 +230,46 @@ public class ResumeCommandTests
     }
 
     [Fact]
+    public async Task A_finished_run_always_has_a_final_checkpoint_and_is_never_restarted_from_scratch()
+    {
+        using var dir = new TempFolder();
+        await Experiments.RunTiny(dir, "x"); // runtime.checkpoint-every = 0 (the default), 3 GRPO steps
+        var shown = await Experiments.Show(dir, "x");
+        Assert.Equal("finished", shown.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.String, shown.GetProperty("weights_sha256").ValueKind); // the final checkpoint's weights
+        Assert.Equal(3, shown.GetProperty("checkpoint").GetProperty("step").GetInt64());
+        await using (var export = await CliProcess.RunAsync(dir.Path, Timeout, "export", "x", "--out", "x.safetensors"))
+            Experiments.AssertSucceeded(export);
+        Assert.True(new FileInfo(dir["x.safetensors"]).Length > 0);
+
+        string metricsBefore = File.ReadAllText(dir["runs/x/metrics.jsonl"]);
+        foreach (string[] more in new[] { Array.Empty<string>(), ["--steps", "2"], ["--steps", "3"] })
+        {
+            await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, ["resume", "x", .. more]);
+            Assert.True(resume.ExitCode == 2, $"resume x {string.Join(' ', more)}: exit {resume.ExitCode}, expected 2\n{resume}");
+            Assert.DoesNotContain("SFT", resume.Output);
+        }
+        Assert.Equal(metricsBefore, File.ReadAllText(dir["runs/x/metrics.jsonl"]));
+
+        // A finished run of an older build kept no checkpoint (checkpoint-every = 0): resume refuses it instead of starting over.
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir["runs/experiments.db"]};Pooling=False"))
+        {
+            db.Open();
+            using var drop = db.CreateCommand();
+            drop.CommandText = "DELETE FROM rl_checkpoint_chunks WHERE experiment = 'x'; DELETE FROM rl_checkpoints WHERE experiment = 'x';";
+            drop.ExecuteNonQuery();
+        }
+        foreach (string[] more in new[] { Array.Empty<string>(), ["--steps", "5"] })
+        {
+            await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, ["resume", "x", .. more]);
+            Assert.True(resume.ExitCode == 2, $"resume x {string.Join(' ', more)}: exit {resume.ExitCode}, expected 2\n{resume}");
+            Assert.Contains("finished at step 3 without a stored checkpoint", resume.Stderr);
+        }
+        Assert.Equal(metricsBefore, File.ReadAllText(dir["runs/x/metrics.jsonl"]));
+        Assert.Equal("finished", (await Experiments.Show(dir, "x")).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task A_corrupt_sqlite_store_fails_fast_with_a_clear_error()
     {
         using var dir = new TempFolder();
