@@ -27,6 +27,12 @@ public sealed class RunCommandTests
                 Assert.True(v.ValueKind == JsonValueKind.Number && double.IsFinite(v.GetDouble()), $"step {row["step"]}: {key} = {v}");
             }
         Assert.Equal(Enumerable.Range(1, steps), rows.Select(r => r["policy_version"].GetInt32()));
+        // The smoke run really learns: groups whose rewards vary, so advantages are non-zero and the update moves the
+        // weights (a smoke run at 0% after SFT has zero-variance groups only, and a reward plug-in's effect cannot show).
+        int prompts = int.Parse(Regex.Match(conf, @"prompts-per-step\s*=\s*(\d+)").Groups[1].Value);
+        int updating = rows.Count(r => r["zero_std_groups"].GetDouble() < prompts && r["grad_norm"].GetDouble() > 0);
+        Assert.True(updating >= steps / 2, $"only {updating} of {steps} steps had a group with reward variance and a non-zero gradient");
+        Assert.True(rows.Max(r => r["reward_mean"].GetDouble()) > 0, "no rollout was ever rewarded");
 
         var evals = Experiments.ReadJsonLines(Path.Combine(output, "eval.jsonl"));
         Assert.Equal(["sft", "final"], evals.Select(e => e["phase"].GetString()));
