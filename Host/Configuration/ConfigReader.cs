@@ -44,7 +44,7 @@ public static class ConfigReader
         var blame = new ConfigBlame(origin, setBy, table.Select(k => k.Name));
         string baseDirectory = File.Exists(origin) ? Path.GetDirectoryName(Path.GetFullPath(origin))! : Directory.GetCurrentDirectory();
         string source = HoconSyntax.Expand(text, origin, baseDirectory);
-        var config = ParseHocon(source + "\n" + string.Join("\n", extra), origin);
+        var config = ParseHocon(source, !ReferenceEquals(source, text), extra, overrides, origin);
         var value = start(source);
         if (config.Root is not null && config.Root.IsObject())
         {
@@ -94,10 +94,27 @@ public static class ConfigReader
 
     private static string Unquote(string v) => v.Length >= 2 && v[0] == '"' && v[^1] == '"' ? v[1..^1] : v;
 
-    private static Config ParseHocon(string text, string origin)
+    /// <summary>Akka's parse of the checked text with the override lines appended; an error it still finds is placed
+    /// by its character offset: at a line and column of the file (when it has no includes), or on an override.</summary>
+    private static Config ParseHocon(string source, bool expanded, IReadOnlyList<string> extra, IReadOnlyList<string> overrides, string origin)
     {
+        string text = source + "\n" + string.Join("\n", extra);
         try { return ConfigurationFactory.ParseString(text); }
-        catch (Exception e) { throw new ConfigError($"{origin}: not valid HOCON: {e.Message}"); }
+        catch (Exception e)
+        {
+            string message = e.Message.Split('\n')[0].Trim().TrimEnd(':');
+            var m = System.Text.RegularExpressions.Regex.Match(message, @"at position (\d+)");
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, out int at) || at > text.Length)
+                throw new ConfigError($"{origin}: not valid HOCON: {message}");
+            if (at > source.Length)
+            {
+                int line = text[(source.Length + 1)..at].Count(c => c == '\n');
+                if (line < overrides.Count) throw new ConfigError($"--set {overrides[line]}: not valid HOCON: {message}");
+            }
+            if (expanded) throw new ConfigError($"{origin} (with its includes): not valid HOCON: {message}");
+            int lineNo = text[..at].Count(c => c == '\n') + 1, column = at - (at == 0 ? 0 : text.LastIndexOf('\n', at - 1) + 1) + 1;
+            throw new ConfigError($"{origin}:{lineNo}:{column}: not valid HOCON: {message}");
+        }
     }
 
     private static IEnumerable<(string Key, HoconValue Value)> Flatten(HoconValue value, string prefix)

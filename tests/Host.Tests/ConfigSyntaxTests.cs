@@ -25,6 +25,7 @@ public sealed class ConfigSyntaxTests
         { "name = t1, , seed = 2\n", 1, 12, "',,'" },
         { "name = t1\nsft { steps = }\n", 2, 13, "no value" },
         { "{ name = t1 }\nseed = 2\n", 2, 1, "root object" },
+        { "name = t1\nsft { steps = 5 }, seed = 2\n", 2, 18, "not valid HOCON" }, // found by Akka's parser, placed by its offset
     };
 
     [Theory]
@@ -64,8 +65,9 @@ public sealed class ConfigSyntaxTests
     {
         using var dir = new TempFolder();
         Directory.CreateDirectory(dir["sub"]);
-        dir.Write("sub/common.conf", "{ sft { steps = 7 }, grpo.steps = 4 }\n");
-        string main = dir.Write("main.conf", "name = inc\ninclude \"sub/common.conf\"\nseed = 3\n");
+        dir.Write("sub/common.conf", "{\n  sft { steps = 7 }\n  grpo.steps = 4\n}\n");
+        dir.Write("main.conf", "name = inc\ninclude \"sub/common.conf\"\nseed = 3\n");
+        string main = dir["main.conf"];
         var exp = ExperimentFile.Load(main, []);
         Assert.Equal(7, exp.Options.Sft.Steps);
         Assert.Equal(4, exp.Options.GrpoSteps);
@@ -80,7 +82,8 @@ public sealed class ConfigSyntaxTests
     public void A_missing_include_names_its_path_and_a_syntax_error_in_it_names_the_included_file()
     {
         using var dir = new TempFolder();
-        string main = dir.Write("main.conf", "name = inc\ninclude file(\"nowhere.conf\")\n");
+        dir.Write("main.conf", "name = inc\ninclude file(\"nowhere.conf\")\n");
+        string main = dir["main.conf"];
         var e = Assert.Throws<ConfigError>(() => ExperimentFile.Load(main, []));
         Assert.Contains("main.conf:2:1: include \"nowhere.conf\": no such file", e.Message);
         Assert.Contains(Path.Combine(dir.Path, "nowhere.conf"), e.Message);
