@@ -109,38 +109,39 @@ public static class CclExperimentFile
     /// <summary>Parses ccl experiment text; <paramref name="origin"/> names it in error messages.</summary>
     public static CclExperiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
-        var (exp, effective) = ConfigReader.Apply(text, origin, overrides, KeyTable, new CclExperiment(Path.GetFileNameWithoutExtension(origin), text),
+        var read = ConfigReader.Apply(text, origin, overrides, KeyTable, source => new CclExperiment(Path.GetFileNameWithoutExtension(origin), source),
             kindNote: " for kind = \"ccl\"");
-        exp = exp with { EffectiveText = effective };
+        var blame = read.Blame;
+        var exp = read.Value with { EffectiveText = read.EffectiveText };
         CheckName(exp.Name, origin);
-        var (architecture, task) = Shape(exp, origin);
+        var (architecture, task) = Shape(exp, blame);
         var method = exp.Options.Method;
         if (exp.Loss is not null && (task == CclTask.Autoencoder || method is CclMethod.Backprop or CclMethod.OutputOnly))
-            throw new ConfigError($"{origin}: ccl.loss is a layer loss of CCL classification; it does nothing for " +
+            throw blame.Error($"ccl.loss is a layer loss of CCL classification; it does nothing for " +
                                   (task == CclTask.Autoencoder ? "an autoencoder (its layer loss is MSE(a_l, c_l))" : $"ccl.method = {Methods.First(m => m.Value == method).Key}"));
         var loss = exp.Loss ?? (architecture.Kind == CclNetworkKind.Cnn ? CclSimilarity.ClassTemplateDecorrelated : CclSimilarity.BatchNormalised);
         exp = exp with { Options = exp.Options with { Architecture = architecture, Task = task, Similarity = loss } };
         try { exp.Options.Validate(); exp.Data.Validate(); }
-        catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        catch (ArgumentException e) { throw blame.Invalid(e); }
         return exp;
     }
 
     /// <summary>The network shape and task of <c>model.architecture</c> and <c>model.sizes</c>, checked against Fashion-MNIST
     /// (28×28 grey images, 10 classes).</summary>
-    private static (CclArchitecture Architecture, CclTask Task) Shape(CclExperiment exp, string origin)
+    private static (CclArchitecture Architecture, CclTask Task) Shape(CclExperiment exp, ConfigBlame blame)
     {
         var sizes = exp.Sizes?.ToArray();
-        if (sizes is { Length: < 2 }) throw new ConfigError($"{origin}: model.sizes: needs at least 2 entries (got {sizes.Length})");
+        if (sizes is { Length: < 2 }) throw blame.Error($"model.sizes: needs at least 2 entries (got {sizes.Length})");
         void Expect(int index, int value, string what)
         {
             if (sizes is not null && sizes[index < 0 ? sizes.Length + index : index] != value)
-                throw new ConfigError($"{origin}: model.sizes: the {(index == 0 ? "first" : "last")} entry must be {value} ({what}), got [{string.Join(", ", sizes)}]");
+                throw blame.Error($"model.sizes: the {(index == 0 ? "first" : "last")} entry must be {value} ({what}), got [{string.Join(", ", sizes)}]");
         }
         const int pixels = FashionMnist.Pixels, classes = FashionMnist.Classes;
         switch (exp.Architecture)
         {
             case "cnn":
-                if (exp.Normalise is not null) throw new ConfigError($"{origin}: model.normalise applies to mlp and autoencoder only; a cnn has no normalisation");
+                if (exp.Normalise is not null) throw blame.Error($"model.normalise applies to mlp and autoencoder only; a cnn has no normalisation");
                 Expect(0, 1, "one input channel: grey images");
                 return (sizes is null ? CclArchitecture.FashionCnn : CclArchitecture.Cnn(sizes, FashionMnist.Side, classes), CclTask.Classification);
             case "autoencoder":

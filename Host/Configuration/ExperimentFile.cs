@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
+using RlActors.Environments.Arithmetic;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
 using RlActors.Rewards.Capo;
@@ -139,13 +140,40 @@ public static class ExperimentFile
     /// <summary>Parses experiment text; <paramref name="origin"/> names it in error messages.</summary>
     public static Experiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
-        var (exp, effective) = ConfigReader.Apply(text, origin, overrides, KeyTable, new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, text));
-        exp = exp with { EffectiveText = effective };
+        var read = ConfigReader.Apply(text, origin, overrides, KeyTable,
+            source => new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
+        var exp = read.Value with { EffectiveText = read.EffectiveText };
         try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate(); }
-        catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        catch (ArgumentException e) { throw read.Blame.Invalid(e, TaskProperties); }
+        CheckLengths(exp.Options, read.Blame);
         exp = WithCapo(exp, origin);
         CheckName(exp.Name, origin);
         return exp;
+    }
+
+    /// <summary>The task's property names, as its validation names them, and the keys that set them.</summary>
+    private static readonly Dictionary<string, string> TaskProperties = new()
+    {
+        ["MinOps"] = "task.min-ops", ["MaxOps"] = "task.max-ops", ["OperandDigits"] = "task.operand-digits", ["Operators"] = "task.operators",
+    };
+
+    /// <summary>
+    /// The longest prompt with <c>grpo.max-new-tokens</c> after it (sampling and evaluation), and with SFT the longest
+    /// prompt with its reference solution, must fit <c>model.context</c>; the lengths come from the task's own format.
+    /// </summary>
+    private static void CheckLengths(RlvrOptions o, ConfigBlame blame)
+    {
+        var t = o.Task;
+        int context = o.Model.Context, prompt = ArithmeticLengths.LongestPrompt(t), maxNew = o.Grpo.MaxNewTokens;
+        string task = $"task.max-ops = {t.MaxOps}, task.operand-digits = {t.OperandDigits}, task.operators = \"{t.Operators}\"";
+        if (prompt + maxNew > context)
+            throw blame.Error($"model.context = {context} is too short: the longest prompt ({task}) has {prompt} tokens and " +
+                              $"grpo.max-new-tokens = {maxNew} come after it, {prompt + maxNew} in all; raise model.context to " +
+                              $"{prompt + maxNew} or lower grpo.max-new-tokens");
+        int sft = prompt + ArithmeticLengths.LongestReference(t);
+        if (o.Sft.Steps > 0 && sft > context)
+            throw blame.Error($"model.context = {context} is too short for SFT: the longest prompt with its reference solution " +
+                              $"({task}) has {sft} tokens; raise model.context to {sft}");
     }
 
     /// <summary>
@@ -182,6 +210,7 @@ public static class ExperimentFile
 
     private static IReadOnlyList<RewardSpecDto> RewardList(HoconValue v, string key)
     {
+        if (IsEmptyList(v)) throw new ConfigError($"{key}: the list is empty; it must hold at least one reward, e.g. [{{ type = \"outcome\" }}]");
         if (!v.IsArray()) throw new ConfigError($"{key}: expected a list of {{ type = ..., assembly = ..., weight = ... }}");
         var list = new List<RewardSpecDto>();
         int i = 0;
@@ -201,7 +230,7 @@ public static class ExperimentFile
             double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : typeName == Experiment.CapoRewardType ? 60 : 10;
             list.Add(new RewardSpecDto(typeName, assembly, weight, timeout));
         }
-        if (list.Count == 0) throw new ConfigError($"{key}: at least one reward is needed");
+        if (list.Count == 0) throw new ConfigError($"{key}: the list is empty; it must hold at least one reward, e.g. [{{ type = \"outcome\" }}]");
         return list;
     }
 

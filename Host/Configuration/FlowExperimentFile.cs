@@ -173,17 +173,18 @@ public static class FlowExperimentFile
     /// <summary>Parses flow experiment text; <paramref name="origin"/> names it in error messages.</summary>
     public static FlowExperiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
-        var (exp, effective) = ConfigReader.Apply(text, origin, overrides, KeyTable, new FlowExperiment(Path.GetFileNameWithoutExtension(origin), text),
+        var read = ConfigReader.Apply(text, origin, overrides, KeyTable, source => new FlowExperiment(Path.GetFileNameWithoutExtension(origin), source),
             kindNote: " for kind = \"flow\"");
-        exp = exp with { EffectiveText = effective };
+        var blame = read.Blame;
+        var exp = read.Value with { EffectiveText = read.EffectiveText };
         CheckName(exp.Name, origin);
         bool is2d = exp.Task.Is2d;
         if (is2d && exp.FirstFashionKey is { } fk)
-            throw new ConfigError($"{origin}: {fk}: a Fashion-MNIST key does nothing for flow.task = {exp.Task.KindName}");
+            throw new ConfigError($"{blame.Key(fk)}: a Fashion-MNIST key does nothing for flow.task = {exp.Task.KindName}");
         if (!is2d && exp.FirstFlow2dKey is { } tk)
-            throw new ConfigError($"{origin}: {tk}: a 2-D task key does nothing for flow.task = fashion");
+            throw new ConfigError($"{blame.Key(tk)}: a 2-D task key does nothing for flow.task = fashion");
         if (!is2d && exp.ModelLayers is not null)
-            throw new ConfigError($"{origin}: flow.model.layers: the conv U-Net of the fashion task has a fixed depth");
+            throw new ConfigError($"{blame.Key("flow.model.layers")}: the conv U-Net of the fashion task has a fixed depth");
         var model = new FlowModelSpec
         {
             Architecture = is2d ? FlowArchitecture.Mlp : FlowArchitecture.Conv,
@@ -215,7 +216,7 @@ public static class FlowExperimentFile
             exp.Pretrain.Validate();
             exp.Grpo.Validate();
         }
-        catch (ArgumentException e) { throw new ConfigError($"{origin}: {Rename(e.Message)}"); }
+        catch (ArgumentException e) { throw blame.Invalid(new ArgumentException(Rename(e.Message))); }
         return exp;
     }
 
