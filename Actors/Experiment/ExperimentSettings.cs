@@ -17,7 +17,7 @@ public sealed record RuntimeOptions
     public TimeSpan SlotTimeout { get; init; } = TimeSpan.FromSeconds(120);
     /// <summary>A scoring request not answered within this time is sent again.</summary>
     public TimeSpan ScoreTimeout { get; init; } = TimeSpan.FromSeconds(60);
-    /// <summary>Ask the learner for a checkpoint every this many steps (and after the last); 0 never.</summary>
+    /// <summary>Ask the learner for a checkpoint every this many steps; the last step and a stop are always checkpointed (0: only those).</summary>
     public int CheckpointEvery { get; init; } = 0;
     /// <summary>Checkpoints kept in the store per experiment (older ones are pruned).</summary>
     public int KeepCheckpoints { get; init; } = 3;

@@ -26,7 +26,7 @@ public sealed record FlowExperimentSettings(string Name, FlowLearnerSettings Lea
     public int GroupsPerTask { get; init; }
     /// <summary>A task not returned within this time is handed to another explorer.</summary>
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(120);
-    /// <summary>Checkpoint every this many steps and after the last; 0 never (a stop still checkpoints).</summary>
+    /// <summary>Checkpoint every this many steps; the last step and a stop are always checkpointed (0: only those).</summary>
     public int CheckpointEvery { get; init; }
     /// <summary>Evaluate the ODE reward every this many steps (and after the last); 0 only at the start and the end.</summary>
     public int EvalEvery { get; init; } = 10;

@@ -71,7 +71,7 @@ public static class SupervisedMetrics
 /// <param name="TotalSteps">SGD steps to run in all.</param>
 public sealed record SupervisedSettings(string Name, Props Learner, long TotalSteps)
 {
-    /// <summary>Checkpoint after every this many epochs and after the last step; 0 never (a stop still checkpoints).</summary>
+    /// <summary>Checkpoint after every this many epochs; the last step and a stop are always checkpointed (0: only those).</summary>
     public int CheckpointEveryEpochs { get; init; }
     /// <summary>Continue from this learner checkpoint: steps 1..Step are taken as done.</summary>
     public TrainingCheckpoint? ResumeFrom { get; init; }

@@ -99,7 +99,7 @@ public static class CclExperimentFile
         new("data.validation-size", "images of the 60k training file held out for validation (0: none)", (e, v, k) => D(e, d => d with { ValidationSize = Int(v, k, 0) })),
         new("data.split-seed", "seed of the train/validation split (kept apart from the run's seed)", (e, v, k) => D(e, d => d with { SplitSeed = (ulong)Long(v, k, 0) })),
         new("data.train-limit", "train on only the first N (shuffled) training images, for quick runs", (e, v, k) => D(e, d => d with { TrainLimit = Int(v, k, 1) })),
-        new("runtime.checkpoint-every", "save the learner's full state every N epochs and after the last step (0: never; a stop still checkpoints)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
+        new("runtime.checkpoint-every", "save the learner's full state every N epochs, and always after the last step and on a stop (0: only then)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
         new("runtime.keep-checkpoints", "checkpoints kept in the store (older ones are pruned)", (e, v, k) => e with { KeepCheckpoints = Int(v, k, 1) }),
     ];
 

@@ -92,7 +92,7 @@ public static class ExperimentFile
         new("runtime.prompts-per-slot", "prompts per unit of sampler work (0: a whole step; use smaller slots with several samplers)", (e, v, k) => R(e, r => r with { PromptsPerSlot = Int(v, k, 0) })),
         new("runtime.slot-timeout", "seconds before an unreturned slot goes to another sampler", (e, v, k) => R(e, r => r with { SlotTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
         new("runtime.score-timeout", "seconds before an unanswered scoring request is sent again", (e, v, k) => R(e, r => r with { ScoreTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
-        new("runtime.checkpoint-every", "save the learner's full state every N steps and after the last (0: never)", (e, v, k) => R(e, r => r with { CheckpointEvery = Int(v, k, 0) })),
+        new("runtime.checkpoint-every", "save the learner's full state every N steps, and always after the last step and on a stop (0: only then)", (e, v, k) => R(e, r => r with { CheckpointEvery = Int(v, k, 0) })),
         new("runtime.keep-checkpoints", "checkpoints kept in the store (older ones are pruned)", (e, v, k) => R(e, r => r with { KeepCheckpoints = Int(v, k, 1) })),
         new("runtime.samplers-per-node", "sampler actors on each node with the sampler role", (e, v, k) => R(e, r => r with { SamplersPerNode = Int(v, k, 1) })),
         new("rewards", "list of reward components: [{ type = \"outcome\" | \"Ns.Type, Assembly\", assembly = \"path.dll\", weight = 1.0, timeout = 10 }]", (e, v, k) => e with { Rewards = RewardList(v, k) }),

@@ -160,7 +160,7 @@ public static class FlowExperimentFile
         new("reward-model.learning-rate", "fashion: classifier SGD learning rate", (e, v, k) => RM(e, k, r => r with { LearningRate = Dbl(v, k) })),
         new("reward-model.momentum", "fashion: classifier SGD momentum", (e, v, k) => RM(e, k, r => r with { Momentum = Dbl(v, k) })),
         new("reward-model.seed", "fashion: classifier initialisation and data order", (e, v, k) => RM(e, k, r => r with { Seed = (ulong)Long(v, k, 0) })),
-        new("runtime.checkpoint-every", "save the learner's state every N RL steps and after the last (0: never; a stop still checkpoints)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
+        new("runtime.checkpoint-every", "save the learner's state every N RL steps, and always after the last step and on a stop (0: only then)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
         new("runtime.keep-checkpoints", "checkpoints kept in the store", (e, v, k) => e with { KeepCheckpoints = Int(v, k, 1) }),
         new("runtime.groups-per-task", "groups per unit of explorer work (0: a whole step; smaller tasks spread a step over several explorers)", (e, v, k) => e with { GroupsPerTask = Int(v, k, 0) }),
         new("runtime.task-timeout", "seconds before an unreturned task goes to another explorer", (e, v, k) => e with { TaskTimeoutSeconds = Pos(v, k) }),
