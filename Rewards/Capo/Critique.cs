@@ -46,6 +46,63 @@ public sealed record Critique(CritiqueStatus Status, int[] WrongSteps, string? D
 
     /// <summary>Whether the critique votes (<see cref="CritiqueStatus.Valid"/>).</summary>
     public bool IsValid => Status == CritiqueStatus.Valid;
+
+    /// <summary>A critique that abstains, its Detail starting with the reason kind (<c>"timeout: no reply within 60 s"</c>, see <see cref="CritiqueFailure"/>).</summary>
+    public static Critique Abstain(CritiqueStatus status, string kind, string detail) => Abstain(status, $"{kind}: {detail}");
+
+    /// <summary>Why the critique does not vote, as one of the kinds of <see cref="CritiqueFailure"/>; null when it is valid.</summary>
+    public string? ReasonKind => IsValid ? null : CritiqueFailure.KindOf(Status, Detail);
+}
+
+/// <summary>
+/// The kinds of reasons a critique does not vote. A judge writes the kind at the start of the Detail ("kind: text"),
+/// so it travels with the critique wherever the Detail goes (voter replies across nodes); the step log counts them.
+/// </summary>
+public static class CritiqueFailure
+{
+    /// <summary>An HTTP request got no reply within capo.judge.timeout.</summary>
+    public const string Timeout = "timeout";
+    /// <summary>The critique was not back when the vote's deadline (capo.deadline) came.</summary>
+    public const string Deadline = "deadline";
+    /// <summary>The server could not be reached (refused, reset, DNS, connect timeout), after the retries.</summary>
+    public const string Connect = "connect";
+    /// <summary>The server answered with an error status (after the retries for 429 and 5xx).</summary>
+    public const string HttpStatus = "http-status";
+    /// <summary>The server's reply was not a chat completion.</summary>
+    public const string BadReply = "bad-reply";
+    /// <summary>The API key's environment variable is not set where the judge runs.</summary>
+    public const string ApiKey = "api-key";
+    /// <summary>The judge's text had no readable verdict (or named a step that does not exist).</summary>
+    public const string Unparseable = "unparseable";
+    /// <summary>The critique was cut off at capo.judge.max-tokens before its verdict.</summary>
+    public const string CutOff = "cut-off";
+    /// <summary>The judge threw or broke its contract (a bug).</summary>
+    public const string JudgeError = "judge-error";
+    /// <summary>The voter could not rebuild the response from the request.</summary>
+    public const string InvalidRequest = "invalid-request";
+    /// <summary>The critique was cancelled (its voter stopped).</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>Every kind.</summary>
+    public static readonly IReadOnlyList<string> Kinds =
+        [Timeout, Deadline, Connect, HttpStatus, BadReply, ApiKey, Unparseable, CutOff, JudgeError, InvalidRequest, Cancelled];
+
+    /// <summary>The kind written at the start of <paramref name="detail"/>, or one following from the status.</summary>
+    public static string KindOf(CritiqueStatus status, string? detail)
+    {
+        if (detail is not null)
+        {
+            int colon = detail.IndexOf(':');
+            if (colon > 0 && Kinds.Contains(detail[..colon]))
+                return detail[..colon];
+        }
+        return status switch
+        {
+            CritiqueStatus.Unparseable => Unparseable,
+            CritiqueStatus.TimedOut => Timeout,
+            _ => JudgeError,
+        };
+    }
 }
 
 /// <summary>

@@ -145,7 +145,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         {
             key = Environment.GetEnvironmentVariable(variable);
             if (string.IsNullOrEmpty(key))
-                return Repeat(Critique.Abstain(CritiqueStatus.Failed,
+                return Repeat(Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.ApiKey,
                     $"the API key environment variable {variable} is not set"), count);
         }
 
@@ -181,7 +181,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             return failure;
         return batch.Critiques.Count > 0
             ? batch.Critiques[0]
-            : Critique.Abstain(CritiqueStatus.Failed, "the server returned no choices");
+            : Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.BadReply, "the server returned no choices");
     }
 
     /// <summary>One request asking for <paramref name="n"/> choices, with retries.</summary>
@@ -190,7 +190,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         byte[] body = RequestBody(request, n);
         for (int attempt = 0; ; attempt++)
         {
-            string retryReason;
+            string retryReason, retryKind;
             TimeSpan? retryAfter = null;
             await _slots.WaitAsync(ct).ConfigureAwait(false);
             try
@@ -209,18 +209,20 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
                     if (response.IsSuccessStatusCode)
                         return ReadCompletion(text, request.StepCount, key);
                     if (status != (int)HttpStatusCode.TooManyRequests && status < 500)
-                        return Fail(CritiqueStatus.Failed, $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}", key);
+                        return Fail(CritiqueStatus.Failed, CritiqueFailure.HttpStatus, $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}", key);
                     retryReason = $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}";
+                    retryKind = CritiqueFailure.HttpStatus;
                     retryAfter = RetryAfter(response);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
-                    return Fail(CritiqueStatus.TimedOut,
+                    return Fail(CritiqueStatus.TimedOut, CritiqueFailure.Timeout,
                         $"no reply within {_options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s", key);
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException)
                 {
                     retryReason = $"request failed: {e.Message}";
+                    retryKind = CritiqueFailure.Connect;
                 }
             }
             finally
@@ -229,7 +231,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             }
 
             if (attempt >= _options.MaxRetries)
-                return Fail(CritiqueStatus.Failed, $"{retryReason} (gave up after {attempt + 1} attempts)", key);
+                return Fail(CritiqueStatus.Failed, retryKind, $"{retryReason} (gave up after {attempt + 1} attempts)", key);
             double seconds = retryAfter?.TotalSeconds ?? _options.BackoffSeconds * Math.Pow(2, attempt);
             seconds = Math.Clamp(seconds, 0, _options.MaxBackoffSeconds);
             if (seconds > 0)
@@ -237,8 +239,8 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         }
     }
 
-    private static Batch Fail(CritiqueStatus status, string detail, string? key) =>
-        new([], Critique.Abstain(status, Redact(detail, key)));
+    private static Batch Fail(CritiqueStatus status, string kind, string detail, string? key) =>
+        new([], Critique.Abstain(status, kind, Redact(detail, key)));
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)
     {
@@ -287,7 +289,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             JsonElement root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("choices", out JsonElement choices) || choices.ValueKind != JsonValueKind.Array)
-                return Fail(CritiqueStatus.Failed, $"the reply is not a chat completion (no choices array): {Snippet(body)}", key);
+                return Fail(CritiqueStatus.Failed, CritiqueFailure.BadReply, $"the reply is not a chat completion (no choices array): {Snippet(body)}", key);
             var critiques = new List<Critique>();
             foreach (JsonElement choice in choices.EnumerateArray())
                 critiques.Add(ReadChoice(choice, stepCount));
@@ -295,7 +297,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         }
         catch (JsonException e)
         {
-            return Fail(CritiqueStatus.Failed, $"the reply is not valid JSON: {e.Message}", key);
+            return Fail(CritiqueStatus.Failed, CritiqueFailure.BadReply, $"the reply is not valid JSON: {e.Message}", key);
         }
     }
 
@@ -318,7 +320,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             && reason.ValueKind == JsonValueKind.String && reason.GetString() == "length";
         Critique critique = CritiqueParser.Parse(text, stepCount, out bool keyed);
         if (cutOff && !(critique.IsValid && keyed))
-            return Critique.Abstain(CritiqueStatus.Unparseable, "the critique was cut off at max_tokens before its 'Wrong steps:' line");
+            return Critique.Abstain(CritiqueStatus.Unparseable, CritiqueFailure.CutOff, "the critique was cut off at max_tokens before its 'Wrong steps:' line");
         return critique;
     }
 
