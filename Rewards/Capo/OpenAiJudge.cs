@@ -119,7 +119,11 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         options.Validate();
         _options = options;
         _endpoint = new Uri(options.BaseUrl.TrimEnd('/') + "/chat/completions");
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        // A connect that hangs (a full accept queue drops SYNs; the kernel retries after 1, 3, 7, 15 s) fails after at most 10 s
+        // and is retried, instead of holding the critique past the vote's deadline.
+        _http = handler is null
+            ? new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(Math.Min(10, options.TimeoutSeconds)) })
+            : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan; // the per-request timeout is ours, so it can tell timeouts from cancellation
         _slots = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
     }
@@ -161,6 +165,36 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         if (missing > 0)
             critiques.AddRange(await Task.WhenAll(Enumerable.Range(0, missing).Select(_ => OneAsync(request, key, ct))).ConfigureAwait(false));
         return critiques;
+    }
+
+    /// <summary>
+    /// Checks, before a run, that the server answers: <c>GET {BaseUrl}/models</c> within <paramref name="timeout"/>. Any HTTP
+    /// answer but 401/403 counts as reachable (some servers have no /models). Returns null when it is, else the reason.
+    /// </summary>
+    public async Task<string?> CheckReachableAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        string? key = _options.ApiKeyEnv is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(_options.BaseUrl.TrimEnd('/') + "/models"));
+        if (!string.IsNullOrEmpty(key))
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        try
+        {
+            using HttpResponseMessage response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            return status is 401 or 403
+                ? $"HTTP {status} {response.ReasonPhrase}: the server refused the API key" + (_options.ApiKeyEnv is { } v ? $" from {v}" : " (none sent: set capo.judge.api-key-env)")
+                : null;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return $"no answer within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return Redact(e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message, key);
+        }
     }
 
     /// <summary>Releases the HTTP client (and its handler when the judge created it).</summary>
