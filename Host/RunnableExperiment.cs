@@ -124,6 +124,23 @@ internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
             .Select(r => new RewardSpec(r.Type, r.Assembly, r.Weight) { Timeout = TimeSpan.FromSeconds(r.TimeoutSeconds) });
         try { RewardPluginLoader.LoadAll(specs, Directory.GetCurrentDirectory()); }
         catch (PluginLoadException e) { throw new ConfigError(e.Message); }
+        if (exp.UsesCapo) CheckJudge(exp.Capo.Judge);
+    }
+
+    /// <summary>
+    /// An openai judge must be usable before the cluster starts: a key variable named by capo.judge.api-key-env that is
+    /// not set is bad input (exit 2); a server that does not answer GET {base-url}/models within 10 s is a runtime failure (exit 1).
+    /// </summary>
+    private static void CheckJudge(RlActors.Rewards.Capo.JudgeSpec judge)
+    {
+        if (judge.Type != "openai") return;
+        var o = judge.OpenAi;
+        if (o.ApiKeyEnv is { } variable && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
+            throw new ConfigError($"capo.judge.api-key-env = \"{variable}\": the environment variable {variable} is not set (export it, or remove the key for a server without authentication)");
+        using var client = new RlActors.Rewards.Capo.OpenAiJudge(o);
+        string? problem = client.CheckReachableAsync(TimeSpan.FromSeconds(Math.Min(10, o.TimeoutSeconds)), CancellationToken.None).GetAwaiter().GetResult();
+        if (problem is not null)
+            throw new RlActors.Rewards.Capo.JudgeUnreachableException($"judge at {o.BaseUrl} unreachable: {problem} (capo.judge.base-url)");
     }
 }
 

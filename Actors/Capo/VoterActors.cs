@@ -75,13 +75,14 @@ public sealed class GenPrmVoterActor : ReceiveActor
             catch (Exception e)
             {
                 log.Warning("critique request {0} is invalid: {1}", w.RequestId, e.Message);
-                replyTo.Tell(new CritiqueDone(w.RequestId, Failed(w.Count, $"invalid request: {e.Message}")));
+                replyTo.Tell(new CritiqueDone(w.RequestId, Failed(w.Count, $"{CritiqueFailure.InvalidRequest}: {e.Message}")));
                 return;
             }
             var token = cts.Token;
             judge.CritiqueAsync(request, w.Count, w.FirstIndex, token).ContinueWith(t => t.IsCompletedSuccessfully
                     ? new CritiqueDone(w.RequestId, t.Result.Select(ToDto).ToArray())
-                    : new CritiqueDone(w.RequestId, Failed(w.Count, t.Exception?.GetBaseException().Message ?? "cancelled")),
+                    : new CritiqueDone(w.RequestId, Failed(w.Count, t.Exception?.GetBaseException() is { } e
+                        ? $"{CritiqueFailure.JudgeError}: {e.GetType().Name}: {e.Message}" : $"{CritiqueFailure.Cancelled}: the voter stopped")),
                 TaskScheduler.Default)
                 .PipeTo(replyTo);
         });
@@ -126,24 +127,33 @@ public sealed class VoterPoolJudge(ActorSystem system, JudgeSpec judge, TimeSpan
         ArgumentNullException.ThrowIfNull(request);
         var ids = request.CompletionTokens ?? throw new ArgumentException("the critique request carries no completion ids", nameof(request));
         var p = request.Problem;
-        var asks = Enumerable.Range(0, count).Select(async c =>
+        // An openai judge with use-n asks for all critiques of a response in one request (n = count): one voter does it.
+        int perWork = judge.Type == "openai" && judge.OpenAi.UseN ? Math.Max(1, count) : 1;
+        var asks = Enumerable.Range(0, (count + perWork - 1) / perWork).Select(async b =>
         {
-            var work = new CritiqueWork($"{request.ResponseKey}#{firstIndex + c}/{Interlocked.Increment(ref nextId)}", request.ResponseKey,
-                p.Index, p.Operands.ToArray(), new string(p.Operators.ToArray()), ids.ToArray(), judgeJson, 1, firstIndex + c);
+            int first = b * perWork, n = Math.Min(perWork, count - first);
+            var work = new CritiqueWork($"{request.ResponseKey}#{firstIndex + first}/{Interlocked.Increment(ref nextId)}", request.ResponseKey,
+                p.Index, p.Operands.ToArray(), new string(p.Operators.ToArray()), ids.ToArray(), judgeJson, n, firstIndex + first);
             try
             {
                 var done = await mediator.Ask<CritiqueDone>(new Send(VoterNodeActor.Path, work, localAffinity: false), deadline, ct);
-                return done.Critiques.Length > 0 ? GenPrmVoterActor.FromDto(done.Critiques[0]) : new Critique(CritiqueStatus.Failed, [], "empty reply");
+                return Enumerable.Range(0, n).Select(c => c < done.Critiques.Length ? GenPrmVoterActor.FromDto(done.Critiques[c])
+                    : Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.JudgeError, $"the voter returned {done.Critiques.Length} critiques instead of {n}")).ToArray();
             }
             catch (AskTimeoutException)
             {
-                return new Critique(CritiqueStatus.TimedOut, [], $"no critique within {deadline.TotalSeconds:0.#} s");
+                return Repeat(n, Critique.Abstain(CritiqueStatus.TimedOut, CritiqueFailure.Deadline,
+                    $"no critique within capo.deadline = {deadline.TotalSeconds:0.#} s (the voter, or the judge behind it, did not answer in time)"));
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                return new Critique(e is OperationCanceledException ? CritiqueStatus.TimedOut : CritiqueStatus.Failed, [], e.Message);
+                return Repeat(n, e is OperationCanceledException
+                    ? Critique.Abstain(CritiqueStatus.TimedOut, CritiqueFailure.Deadline, e.Message)
+                    : Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.JudgeError, $"{e.GetType().Name}: {e.Message}"));
             }
         }).ToArray();
-        return await Task.WhenAll(asks);
+        return [.. (await Task.WhenAll(asks)).SelectMany(c => c)];
     }
+
+    private static Critique[] Repeat(int n, Critique c) => [.. Enumerable.Repeat(c, n)];
 }

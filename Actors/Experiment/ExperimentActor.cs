@@ -33,6 +33,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
     private readonly TaskSpec task;
     private readonly SamplingSpec sampling;
     private readonly RewardSpecDto[] rewards;
+    private readonly RlActors.Rewards.Capo.JudgeWatch? judgeWatch;
     private readonly Dictionary<long, PolicyWeights> weights = new();
     private readonly SortedDictionary<long, StepWork> steps = new();
     private readonly HashSet<IActorRef> waiting = new();
@@ -76,6 +77,8 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         task = new TaskSpec(o.Task.MinOps, o.Task.MaxOps, o.Task.OperandDigits, o.Task.Operators, SplitMix64.Stream(o.Seed, 2));
         sampling = new SamplingSpec(o.Grpo.GroupSize, o.Grpo.Temperature, o.Grpo.TopK, o.Grpo.MaxNewTokens);
         rewards = settings.Rewards.ToArray();
+        judgeWatch = rewards.FirstOrDefault(r => r.Type == RlActors.Actors.Rewards.RewardWorkerActor.CapoRewardType)?.Settings is { } capo
+            ? new RlActors.Rewards.Capo.JudgeWatch(RlActors.Rewards.Capo.CapoSettings.FromJson(capo)) : null;
         mediator = DistributedPubSub.Get(Context.System).Mediator;
         learner = Context.ActorOf(LearnerActor.Props(o), "learner");
 
@@ -285,6 +288,12 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         foreach (var (key, value) in RewardCounters.ToMetrics(counters)) m[key] = value;
         staleDropped = duplicateDropped = 0;
         Observer.StepCompleted(new StepReport(t.Step, version, m));
+        // CAPO: critiques that did not vote are counted by reason once per step; too many warn or stop the run.
+        if (judgeWatch?.Check(t.Step, counters) is { } verdict)
+        {
+            if (verdict.Stop) { Fail(verdict.Line); return; }
+            Observer.Log(verdict.Line);
+        }
 
         int every = settings.Options.EvalEvery;
         int checkpointEvery = settings.Runtime.CheckpointEvery;

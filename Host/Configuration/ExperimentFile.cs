@@ -107,6 +107,8 @@ public static class ExperimentFile
         new("capo.deadline", "CAPO: seconds a vote waits for its critiques; later ones are left out and counted", (e, v, k) => C(e, c => c with { DeadlineSeconds = Pos(v, k) })),
         new("capo.compare-with-oracle", "CAPO: report prm_precision/recall/f1 of the votes against the arithmetic oracle", (e, v, k) => C(e, c => c with { CompareWithOracle = Bool(v, k) })),
         new("capo.voters-per-node", "CAPO: GenPRM voter actors on each node with the voter role", (e, v, k) => C(e, c => c with { VotersPerNode = Int(v, k, 1) })),
+        new("capo.max-failed-fraction", "CAPO: a step in which more than this fraction of critiques did not vote logs a WARNING naming the judge and the reasons (default 0.5)", (e, v, k) => C(e, c => c with { MaxFailedFraction = Dbl(v, k) })),
+        new("capo.on-judge-failure", "CAPO: \"warn\" (default) or \"stop\": a step over capo.max-failed-fraction ends the run with exit 1", (e, v, k) => C(e, c => c with { OnJudgeFailure = Str(v, k) })),
         new("capo.judge.type", "CAPO judge: oracle, noisy-oracle or openai", (e, v, k) => J(e, j => j with { Type = Str(v, k) })),
         new("capo.judge.false-positive", "noisy-oracle: probability of flagging a correct step", (e, v, k) => J(e, j => j with { FalsePositiveRate = Dbl(v, k) })),
         new("capo.judge.false-negative", "noisy-oracle: probability of missing a wrong step", (e, v, k) => J(e, j => j with { FalseNegativeRate = Dbl(v, k) })),

@@ -70,6 +70,8 @@ public static class CapoMetrics
                 ratings += n;
             }
         }
+        foreach (var (kind, count) in stats.Reasons ?? new Dictionary<string, int>())
+            c[ReasonCounter(kind)] = count;
         c[KappaItems] = items;
         c[KappaAgreementSum] = agreement;
         c[KappaFlagged] = flagged;
@@ -109,6 +111,19 @@ public static class CapoMetrics
             if (tp + fn > 0) metrics[PrmRecall] = tp / (tp + fn);
             if (tp + fp + fn > 0) metrics[PrmF1] = 2 * tp / (2 * tp + fp + fn);
         }
+    }
+
+    /// <summary>The hidden counter of critiques that did not vote for reason <paramref name="kind"/> (summed like the others, not a metric).</summary>
+    public static string ReasonCounter(string kind) => ReasonPrefix + kind;
+
+    private const string ReasonPrefix = "_capo_why_";
+
+    /// <summary>The reason counts in summed counters, most frequent first.</summary>
+    public static IReadOnlyList<(string Kind, int Count)> Reasons(IReadOnlyDictionary<string, double> sums)
+    {
+        ArgumentNullException.ThrowIfNull(sums);
+        return [.. sums.Where(kv => kv.Key.StartsWith(ReasonPrefix, StringComparison.Ordinal) && kv.Value > 0)
+            .Select(kv => (kv.Key[ReasonPrefix.Length..], (int)kv.Value)).OrderByDescending(r => r.Item2).ThenBy(r => r.Item1, StringComparer.Ordinal)];
     }
 
     private static double Get(IReadOnlyDictionary<string, double> d, string key) => d.TryGetValue(key, out double v) ? v : 0;

@@ -111,14 +111,14 @@ public sealed class CapoReward : IAsyncRewardFunction
         catch (Exception e)
         {
             string detail = $"judge '{_judge.Name}' threw {e.GetType().Name}: {e.Message}";
-            return [.. Enumerable.Range(0, n).Select(_ => Critique.Abstain(CritiqueStatus.Failed, detail))];
+            return [.. Enumerable.Range(0, n).Select(_ => Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.JudgeError, detail))];
         }
         if (got is null || got.Count != n)
         {
             string detail = $"judge '{_judge.Name}' returned {got?.Count ?? 0} critiques instead of {n}";
             var fixedUp = new List<Critique>(n);
             for (int c = 0; c < n; c++)
-                fixedUp.Add(got is not null && c < got.Count ? got[c] : Critique.Abstain(CritiqueStatus.Failed, detail));
+                fixedUp.Add(got is not null && c < got.Count ? got[c] : Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.JudgeError, detail));
             return fixedUp;
         }
         return got;

@@ -41,6 +41,7 @@ public sealed record CapoOptions
 /// <param name="StepsVotedWrong">Of those, the steps voted wrong.</param>
 /// <param name="AgreementItems">Per sample with a valid critique: its step count and the valid critiques' sets (input of <see cref="VoteStatistics.FleissKappa"/>).</param>
 /// <param name="VsOracle">The voted sets against the oracle's, over the samples with a valid critique; null when not compared.</param>
+/// <param name="Reasons">Per reason kind (<see cref="CritiqueFailure"/>), the critiques that did not vote for it; null when none was counted.</param>
 public sealed record CapoGroupStats(
     int Requested,
     int Valid,
@@ -51,7 +52,8 @@ public sealed record CapoGroupStats(
     int StepsJudged,
     int StepsVotedWrong,
     IReadOnlyList<(int StepCount, IReadOnlyList<int[]> Sets)> AgreementItems,
-    PrmConfusion? VsOracle);
+    PrmConfusion? VsOracle,
+    IReadOnlyDictionary<string, int>? Reasons = null);
 
 /// <summary>
 /// CAPO for one group, end to end and pure: the critiques of each sample → vote → token credit. Both the vote
@@ -98,6 +100,7 @@ public static class CapoScoring
         int requested = 0, valid = 0, unparseable = 0, timedOut = 0, failed = 0, fallbacks = 0, judged = 0, votedWrong = 0;
         var agreement = new List<(int StepCount, IReadOnlyList<int[]> Sets)>();
         PrmConfusion? vsOracle = compareWithOracle ? new PrmConfusion() : null;
+        var reasons = new SortedDictionary<string, int>(StringComparer.Ordinal);
 
         for (int i = 0; i < n; i++)
         {
@@ -106,10 +109,18 @@ public static class CapoScoring
             IReadOnlyList<Critique> gathered = critiques[i] ?? [];
             requested += Math.Max(o.Critiques, gathered.Count);
             timedOut += Math.Max(0, o.Critiques - gathered.Count);
+            if (o.Critiques > gathered.Count)
+                reasons[CritiqueFailure.Deadline] = reasons.GetValueOrDefault(CritiqueFailure.Deadline) + o.Critiques - gathered.Count;
 
             var sets = new List<int[]>();
             foreach (Critique? critique in gathered)
             {
+                if (critique is null || !(critique.IsValid && critique.WrongSteps is { } ok && ok.All(s => s >= 1 && s <= steps)))
+                {
+                    string kind = critique is null ? CritiqueFailure.JudgeError
+                        : critique.IsValid ? CritiqueFailure.Unparseable : CritiqueFailure.KindOf(critique.Status, critique.Detail);
+                    reasons[kind] = reasons.GetValueOrDefault(kind) + 1;
+                }
                 switch (critique?.Status)
                 {
                     case CritiqueStatus.Valid when critique.WrongSteps is { } w && w.All(s => s >= 1 && s <= steps):
@@ -153,7 +164,7 @@ public static class CapoScoring
         }
 
         var stats = new CapoGroupStats(requested, valid, unparseable, timedOut, failed, fallbacks, judged, votedWrong,
-            agreement.AsReadOnly(), vsOracle);
+            agreement.AsReadOnly(), vsOracle, reasons.Count > 0 ? reasons : null);
         return (new GroupScores(sequence, perToken, perStep), stats);
     }
 }

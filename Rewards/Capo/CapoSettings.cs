@@ -53,6 +53,9 @@ public sealed record JudgeSpec
         [nameof(OpenAiJudgeOptions.MaxBackoffSeconds)] = "capo.judge.max-backoff", [nameof(OpenAiJudgeOptions.MaxConcurrency)] = "capo.judge.concurrency",
     };
 
+    /// <summary>The judge for log lines: "openai at URL (model M)", "oracle", "noisy-oracle". Never the key.</summary>
+    public string Describe() => Type == "openai" ? $"openai at {OpenAi.BaseUrl} (model {OpenAi.Model})" : Type;
+
     /// <summary>Builds the judge (dispose it when it is <see cref="IDisposable"/>).</summary>
     public IGenPrmJudge Create() => Type switch
     {
@@ -103,6 +106,11 @@ public sealed record CapoSettings
     public int VotersPerNode { get; init; } = 4;
     /// <summary>The judge.</summary>
     public JudgeSpec Judge { get; init; } = new();
+    /// <summary>A step in which more than this fraction of the critiques did not vote (failed, timed out, unparseable) logs a
+    /// WARNING naming the judge and the reasons, or stops the run (<see cref="OnJudgeFailure"/>). Default 0.5.</summary>
+    public double MaxFailedFraction { get; init; } = 0.5;
+    /// <summary>"warn" (default) or "stop": what a step over <see cref="MaxFailedFraction"/> does.</summary>
+    public string OnJudgeFailure { get; init; } = "warn";
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
     public void Validate()
@@ -113,6 +121,8 @@ public sealed record CapoSettings
         if (Tau is <= 0 or > 1) throw new ArgumentException($"capo.tau must be in (0, 1] (got {Tau})");
         if (!double.IsFinite(Penalty) || Penalty < 0) throw new ArgumentException($"capo.penalty must be >= 0 (got {Penalty})");
         if (DeadlineSeconds <= 0) throw new ArgumentException($"capo.deadline must be > 0 (got {DeadlineSeconds})");
+        if (MaxFailedFraction is < 0 or > 1 || double.IsNaN(MaxFailedFraction)) throw new ArgumentException($"capo.max-failed-fraction must be in [0, 1] (got {MaxFailedFraction})");
+        if (OnJudgeFailure is not ("warn" or "stop")) throw new ArgumentException($"capo.on-judge-failure must be \"warn\" or \"stop\" (got '{OnJudgeFailure}')");
         if (VotersPerNode < 1) throw new ArgumentException($"capo.voters-per-node must be >= 1 (got {VotersPerNode})");
         Judge.Validate();
     }

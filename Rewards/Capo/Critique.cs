@@ -46,6 +46,63 @@ public sealed record Critique(CritiqueStatus Status, int[] WrongSteps, string? D
 
     /// <summary>Whether the critique votes (<see cref="CritiqueStatus.Valid"/>).</summary>
     public bool IsValid => Status == CritiqueStatus.Valid;
+
+    /// <summary>A critique that abstains, its Detail starting with the reason kind (<c>"timeout: no reply within 60 s"</c>, see <see cref="CritiqueFailure"/>).</summary>
+    public static Critique Abstain(CritiqueStatus status, string kind, string detail) => Abstain(status, $"{kind}: {detail}");
+
+    /// <summary>Why the critique does not vote, as one of the kinds of <see cref="CritiqueFailure"/>; null when it is valid.</summary>
+    public string? ReasonKind => IsValid ? null : CritiqueFailure.KindOf(Status, Detail);
+}
+
+/// <summary>
+/// The kinds of reasons a critique does not vote. A judge writes the kind at the start of the Detail ("kind: text"),
+/// so it travels with the critique wherever the Detail goes (voter replies across nodes); the step log counts them.
+/// </summary>
+public static class CritiqueFailure
+{
+    /// <summary>An HTTP request got no reply within capo.judge.timeout.</summary>
+    public const string Timeout = "timeout";
+    /// <summary>The critique was not back when the vote's deadline (capo.deadline) came.</summary>
+    public const string Deadline = "deadline";
+    /// <summary>The server could not be reached (refused, reset, DNS, connect timeout), after the retries.</summary>
+    public const string Connect = "connect";
+    /// <summary>The server answered with an error status (after the retries for 429 and 5xx).</summary>
+    public const string HttpStatus = "http-status";
+    /// <summary>The server's reply was not a chat completion.</summary>
+    public const string BadReply = "bad-reply";
+    /// <summary>The API key's environment variable is not set where the judge runs.</summary>
+    public const string ApiKey = "api-key";
+    /// <summary>The judge's text had no readable verdict (or named a step that does not exist).</summary>
+    public const string Unparseable = "unparseable";
+    /// <summary>The critique was cut off at capo.judge.max-tokens before its verdict.</summary>
+    public const string CutOff = "cut-off";
+    /// <summary>The judge threw or broke its contract (a bug).</summary>
+    public const string JudgeError = "judge-error";
+    /// <summary>The voter could not rebuild the response from the request.</summary>
+    public const string InvalidRequest = "invalid-request";
+    /// <summary>The critique was cancelled (its voter stopped).</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>Every kind.</summary>
+    public static readonly IReadOnlyList<string> Kinds =
+        [Timeout, Deadline, Connect, HttpStatus, BadReply, ApiKey, Unparseable, CutOff, JudgeError, InvalidRequest, Cancelled];
+
+    /// <summary>The kind written at the start of <paramref name="detail"/>, or one following from the status.</summary>
+    public static string KindOf(CritiqueStatus status, string? detail)
+    {
+        if (detail is not null)
+        {
+            int colon = detail.IndexOf(':');
+            if (colon > 0 && Kinds.Contains(detail[..colon]))
+                return detail[..colon];
+        }
+        return status switch
+        {
+            CritiqueStatus.Unparseable => Unparseable,
+            CritiqueStatus.TimedOut => Timeout,
+            _ => JudgeError,
+        };
+    }
 }
 
 /// <summary>
@@ -76,7 +133,8 @@ public static class CritiqueParser
     /// <summary>Only the last this-many characters are read: the conclusion is at the end.</summary>
     public const int MaxChars = 64 * 1024;
 
-    private const string Key = @"(?:wrong|incorrect|erroneous|flawed|faulty|mistaken|invalid|bad)[ \t]*steps?";
+    private const string Key = @"(?:wrong|incorrect|erroneous|flawed|faulty|mistaken|invalid|bad)[ \t]*steps?(?:\(s\))?(?:[ \t]*(?:list|numbers?|indices|indexes|ids?))?";
+    private const string BadWord = @"(?:wrong|incorrect|erroneous|flawed|faulty|mistaken|invalid|not[ \t]+correct)";
     private const string Bracket = @"\[[^\[\]\n]{0,400}\]";
     private const string NoneWord = @"[""']?(?:none|nothing|null|n/a|empty|no steps?|no wrong steps?|no errors?|no mistakes?)\b[""']?";
     private const string Number = @"-?\d+";
@@ -97,14 +155,27 @@ public static class CritiqueParser
     /// <summary>A key directly followed by a number list ("wrong step 2"): a weak hint.</summary>
     private static readonly Regex BareKeyed = new(Key + @"[ \t]+(?<list>" + Unbracketed + ")", Options);
 
+    /// <summary>"step 2 is wrong", "steps 2 and 3 are incorrect", "the error is in step 2", "step 3 contains a mistake": weak hints.</summary>
+    private static readonly Regex StepIsWrong = new(
+        @"(?:\b(?<list>steps?[ \t]*" + Number + "(?:" + Sep + StepWord + Number + @")*)[ \t]+(?:(?:is|are|was|were)[ \t]+(?:also[ \t]+)?" + BadWord
+        + @"\b|(?:contains?|has|have|makes?|made)[ \t]+(?:an?|the)[ \t]+(?:\w+[ \t]+)?(?:error|mistake)s?\b)"
+        + @"|\b(?:error|mistake)s?[ \t]+(?:is[ \t]+|are[ \t]+|occurs?[ \t]+|appears?[ \t]+|was[ \t]+|lies[ \t]+)?(?:made[ \t]+)?in[ \t]+(?<list>steps?[ \t]*" + Number + "(?:" + Sep + StepWord + Number + @")*))",
+        Options);
+
+    /// <summary>JSON verdicts per step: {"step": 2, "correct": false}, {"step": 2, "verdict": "wrong"}: a strong conclusion.</summary>
+    private static readonly Regex JsonStep = new(
+        @"""step(?:[ \t]*(?:number|index|id))?""[ \t]*:[ \t]*""?(?<step>\d+)""?[ \t]*,[ \t]*""(?:(?:is[ \t]*)?(?:correct|valid|ok|right)""[ \t]*:[ \t]*(?<bool>true|false)|(?:verdict|label|judgement|judgment|status|result)""[ \t]*:[ \t]*""(?<word>correct|right|valid|ok|incorrect|wrong|invalid|error|erroneous)"")",
+        Options);
+
     /// <summary>"no wrong steps", "all steps are correct": a weak hint that nothing is wrong.</summary>
     private static readonly Regex NothingWrong = new(
-        @"\b(?:no[ \t]+(?:wrong|incorrect|erroneous|flawed)[ \t]+steps?\b|(?:all|every)[ \t]+(?:of[ \t]+)?(?:the[ \t]+)?steps?[ \t]+(?:are|is|were|was)[ \t]+(?:correct|right|valid)[ \t]*[.!]?[ \t]*$)",
+        @"\b(?:no[ \t]+(?:wrong|incorrect|erroneous|flawed)[ \t]+steps?\b|(?:no|none[ \t]+of[ \t]+the)[ \t]+steps?[ \t]+(?:is|are|was|were)[ \t]+" + BadWord
+        + @"\b|no[ \t]+(?:errors?|mistakes?)[ \t]+(?:were[ \t]+|was[ \t]+)?(?:found|detected|made)\b|(?:all|every)[ \t]+(?:of[ \t]+)?(?:the[ \t]+)?steps?[ \t]+(?:are|is|were|was)[ \t]+(?:correct|right|valid)[ \t]*[.!]?[ \t]*$)",
         Options);
 
     /// <summary>A whole line that is a bare list, optionally "... is/are wrong".</summary>
     private static readonly Regex BareLine = new(
-        @"^[ \t>\-]*(?:(?:final[ \t]+answer|conclusion|verdict)[ \t]*[:\-]?[ \t]*)?(?<list>" + ListBody
+        @"^[ \t>\-]*(?:(?:final[ \t]+answer|final[ \t]+verdict|conclusion|verdict|answer|result|errors?|mistakes?)[ \t]*[:\-]?[ \t]*)?(?<list>" + ListBody
         + @")[ \t]*(?:(?:are|is|were|was)[ \t]+(?:wrong|incorrect|erroneous|flawed)\b[^\n]*)?[ \t]*[.!]?[ \t]*$",
         Options);
 
@@ -138,13 +209,24 @@ public static class CritiqueParser
                     Later(ref strong, new Conclusion(m.Index, m.Groups["list"].Value, Keyed: true));
             if (LastLine(normal) is var (start, line) && BareLine.Match(line) is { Success: true } bare)
                 Later(ref strong, new Conclusion(start, bare.Groups["list"].Value, Keyed: false));
+            if (JsonVerdicts(normal) is { } json)
+                Later(ref strong, json);
             if (strong is null)
             {
+                // Weak hints: every "step k is wrong" statement counts (an analysis names its wrong steps one by one),
+                // unless a statement that nothing is wrong comes after the last of them.
+                var named = new List<Conclusion>();
                 foreach (Match m in BareKeyed.Matches(normal))
                     if (!IsCounted(normal, m.Index))
-                        Later(ref weak, new Conclusion(m.Index, m.Groups["list"].Value, Keyed: false));
+                        named.Add(new Conclusion(m.Index, m.Groups["list"].Value, Keyed: false));
+                foreach (Match m in StepIsWrong.Matches(normal))
+                    named.Add(new Conclusion(m.Index, m.Groups["list"].Value, Keyed: false));
                 foreach (Match m in NothingWrong.Matches(normal))
                     Later(ref weak, new Conclusion(m.Index, "none", Keyed: false));
+                int after = weak?.Index ?? -1;
+                var lists = named.Where(c => c.Index > after).OrderBy(c => c.Index).ToList();
+                if (lists.Count > 0)
+                    weak = new Conclusion(lists[^1].Index, string.Join(", ", lists.Select(c => Remark.Replace(c.List, " "))), Keyed: false);
             }
 
             Conclusion? chosen = strong ?? weak;
@@ -160,6 +242,22 @@ public static class CritiqueParser
     }
 
     private sealed record Conclusion(int Index, string List, bool Keyed);
+
+    /// <summary>Per-step JSON verdicts ("step": k with "correct": false or "verdict": "wrong") as a list, or null when there are none.</summary>
+    private static Conclusion? JsonVerdicts(string text)
+    {
+        var wrong = new List<string>();
+        int last = -1;
+        foreach (Match m in JsonStep.Matches(text))
+        {
+            last = m.Index;
+            bool bad = m.Groups["bool"].Success ? m.Groups["bool"].Value == "false"
+                : m.Groups["word"].Value is "incorrect" or "wrong" or "invalid" or "error" or "erroneous";
+            if (bad)
+                wrong.Add(m.Groups["step"].Value);
+        }
+        return last < 0 ? null : new Conclusion(last, wrong.Count == 0 ? "none" : string.Join(", ", wrong), Keyed: true);
+    }
 
     private static void Later(ref Conclusion? best, Conclusion candidate)
     {

@@ -119,7 +119,11 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         options.Validate();
         _options = options;
         _endpoint = new Uri(options.BaseUrl.TrimEnd('/') + "/chat/completions");
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        // A connect that hangs (a full accept queue drops SYNs; the kernel retries after 1, 3, 7, 15 s) fails after at most 10 s
+        // and is retried, instead of holding the critique past the vote's deadline.
+        _http = handler is null
+            ? new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(Math.Min(10, options.TimeoutSeconds)) })
+            : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan; // the per-request timeout is ours, so it can tell timeouts from cancellation
         _slots = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
     }
@@ -145,7 +149,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         {
             key = Environment.GetEnvironmentVariable(variable);
             if (string.IsNullOrEmpty(key))
-                return Repeat(Critique.Abstain(CritiqueStatus.Failed,
+                return Repeat(Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.ApiKey,
                     $"the API key environment variable {variable} is not set"), count);
         }
 
@@ -161,6 +165,36 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         if (missing > 0)
             critiques.AddRange(await Task.WhenAll(Enumerable.Range(0, missing).Select(_ => OneAsync(request, key, ct))).ConfigureAwait(false));
         return critiques;
+    }
+
+    /// <summary>
+    /// Checks, before a run, that the server answers: <c>GET {BaseUrl}/models</c> within <paramref name="timeout"/>. Any HTTP
+    /// answer but 401/403 counts as reachable (some servers have no /models). Returns null when it is, else the reason.
+    /// </summary>
+    public async Task<string?> CheckReachableAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        string? key = _options.ApiKeyEnv is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(_options.BaseUrl.TrimEnd('/') + "/models"));
+        if (!string.IsNullOrEmpty(key))
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        try
+        {
+            using HttpResponseMessage response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            return status is 401 or 403
+                ? $"HTTP {status} {response.ReasonPhrase}: the server refused the API key" + (_options.ApiKeyEnv is { } v ? $" from {v}" : " (none sent: set capo.judge.api-key-env)")
+                : null;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return $"no answer within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return Redact(e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message, key);
+        }
     }
 
     /// <summary>Releases the HTTP client (and its handler when the judge created it).</summary>
@@ -181,7 +215,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             return failure;
         return batch.Critiques.Count > 0
             ? batch.Critiques[0]
-            : Critique.Abstain(CritiqueStatus.Failed, "the server returned no choices");
+            : Critique.Abstain(CritiqueStatus.Failed, CritiqueFailure.BadReply, "the server returned no choices");
     }
 
     /// <summary>One request asking for <paramref name="n"/> choices, with retries.</summary>
@@ -190,7 +224,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         byte[] body = RequestBody(request, n);
         for (int attempt = 0; ; attempt++)
         {
-            string retryReason;
+            string retryReason, retryKind;
             TimeSpan? retryAfter = null;
             await _slots.WaitAsync(ct).ConfigureAwait(false);
             try
@@ -209,18 +243,20 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
                     if (response.IsSuccessStatusCode)
                         return ReadCompletion(text, request.StepCount, key);
                     if (status != (int)HttpStatusCode.TooManyRequests && status < 500)
-                        return Fail(CritiqueStatus.Failed, $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}", key);
+                        return Fail(CritiqueStatus.Failed, CritiqueFailure.HttpStatus, $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}", key);
                     retryReason = $"HTTP {status} {response.ReasonPhrase}: {Snippet(text)}";
+                    retryKind = CritiqueFailure.HttpStatus;
                     retryAfter = RetryAfter(response);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
-                    return Fail(CritiqueStatus.TimedOut,
+                    return Fail(CritiqueStatus.TimedOut, CritiqueFailure.Timeout,
                         $"no reply within {_options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s", key);
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException)
                 {
                     retryReason = $"request failed: {e.Message}";
+                    retryKind = CritiqueFailure.Connect;
                 }
             }
             finally
@@ -229,7 +265,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             }
 
             if (attempt >= _options.MaxRetries)
-                return Fail(CritiqueStatus.Failed, $"{retryReason} (gave up after {attempt + 1} attempts)", key);
+                return Fail(CritiqueStatus.Failed, retryKind, $"{retryReason} (gave up after {attempt + 1} attempts)", key);
             double seconds = retryAfter?.TotalSeconds ?? _options.BackoffSeconds * Math.Pow(2, attempt);
             seconds = Math.Clamp(seconds, 0, _options.MaxBackoffSeconds);
             if (seconds > 0)
@@ -237,8 +273,8 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         }
     }
 
-    private static Batch Fail(CritiqueStatus status, string detail, string? key) =>
-        new([], Critique.Abstain(status, Redact(detail, key)));
+    private static Batch Fail(CritiqueStatus status, string kind, string detail, string? key) =>
+        new([], Critique.Abstain(status, kind, Redact(detail, key)));
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)
     {
@@ -287,7 +323,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             JsonElement root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty("choices", out JsonElement choices) || choices.ValueKind != JsonValueKind.Array)
-                return Fail(CritiqueStatus.Failed, $"the reply is not a chat completion (no choices array): {Snippet(body)}", key);
+                return Fail(CritiqueStatus.Failed, CritiqueFailure.BadReply, $"the reply is not a chat completion (no choices array): {Snippet(body)}", key);
             var critiques = new List<Critique>();
             foreach (JsonElement choice in choices.EnumerateArray())
                 critiques.Add(ReadChoice(choice, stepCount));
@@ -295,7 +331,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
         }
         catch (JsonException e)
         {
-            return Fail(CritiqueStatus.Failed, $"the reply is not valid JSON: {e.Message}", key);
+            return Fail(CritiqueStatus.Failed, CritiqueFailure.BadReply, $"the reply is not valid JSON: {e.Message}", key);
         }
     }
 
@@ -318,7 +354,7 @@ public sealed class OpenAiJudge : IGenPrmJudge, IDisposable
             && reason.ValueKind == JsonValueKind.String && reason.GetString() == "length";
         Critique critique = CritiqueParser.Parse(text, stepCount, out bool keyed);
         if (cutOff && !(critique.IsValid && keyed))
-            return Critique.Abstain(CritiqueStatus.Unparseable, "the critique was cut off at max_tokens before its 'Wrong steps:' line");
+            return Critique.Abstain(CritiqueStatus.Unparseable, CritiqueFailure.CutOff, "the critique was cut off at max_tokens before its 'Wrong steps:' line");
         return critique;
     }
 

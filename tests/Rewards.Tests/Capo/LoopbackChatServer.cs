@@ -125,7 +125,7 @@ internal sealed class LoopbackChatServer : IAsyncDisposable
             string text;
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
                 text = await reader.ReadToEndAsync();
-            using JsonDocument doc = JsonDocument.Parse(text);
+            using JsonDocument doc = JsonDocument.Parse(text.Length == 0 ? "{}" : text); // GET /models has no body
             var received = new Received(Interlocked.Increment(ref _count), context.Request.HttpMethod,
                 context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"], doc.RootElement.Clone());
             _requests.Enqueue(received);
