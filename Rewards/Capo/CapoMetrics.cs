@@ -53,29 +53,14 @@ public static class CapoMetrics
             [StepsJudged] = stats.StepsJudged,
             [StepsWrong] = stats.StepsVotedWrong,
         };
-        // Fleiss' kappa for two categories (wrong / not wrong), items = steps rated by at least two critiques.
-        double items = 0, agreement = 0, flagged = 0, ratings = 0;
-        foreach (var (stepCount, sets) in stats.AgreementItems)
-        {
-            int n = sets.Count;
-            if (n < 2) continue;
-            for (int step = 1; step <= stepCount; step++)
-            {
-                int wrong = 0;
-                foreach (var set in sets) if (Array.IndexOf(set, step) >= 0) wrong++;
-                int right = n - wrong;
-                items++;
-                agreement += (wrong * (wrong - 1.0) + right * (right - 1.0)) / (n * (n - 1.0));
-                flagged += wrong;
-                ratings += n;
-            }
-        }
+        // Fleiss' kappa for two categories (wrong / not wrong): its additive sums, merged across groups and slots.
+        var kappa = stats.AgreementItems.Aggregate(new KappaCounts(), (k, item) => k.Add(item.StepCount, item.Sets));
         foreach (var (kind, count) in stats.Reasons ?? new Dictionary<string, int>())
             c[ReasonCounter(kind)] = count;
-        c[KappaItems] = items;
-        c[KappaAgreementSum] = agreement;
-        c[KappaFlagged] = flagged;
-        c[KappaRatings] = ratings;
+        c[KappaItems] = kappa.Subjects;
+        c[KappaAgreementSum] = kappa.AgreementSum;
+        c[KappaFlagged] = kappa.Flagged;
+        c[KappaRatings] = kappa.Ratings;
         if (stats.VsOracle is { } o)
         {
             c[Tp] = o.TruePositives;
@@ -86,9 +71,8 @@ public static class CapoMetrics
     }
 
     /// <summary>
-    /// Adds the derived ratios to <paramref name="metrics"/> when <paramref name="sums"/> holds CAPO counters.
-    /// Kappa: P̄ = mean per-step agreement, P̄e = p² + (1 − p)² with p the share of "wrong" ratings,
-    /// κ = (P̄ − P̄e) / (1 − P̄e); when every rating is the same (P̄e = 1) it is 1 (complete agreement). A ratio
+    /// Adds the derived ratios to <paramref name="metrics"/> when <paramref name="sums"/> holds CAPO counters
+    /// (<c>vote_agreement</c> by <see cref="KappaCounts.Kappa"/>, the one Fleiss' kappa of the framework). A ratio
     /// with a zero denominator is left out rather than reported as 0.
     /// </summary>
     public static void Derive(IReadOnlyDictionary<string, double> sums, IDictionary<string, double> metrics)
@@ -96,14 +80,8 @@ public static class CapoMetrics
         ArgumentNullException.ThrowIfNull(sums);
         ArgumentNullException.ThrowIfNull(metrics);
         if (Get(sums, StepsJudged) > 0) metrics[WrongStepFraction] = Get(sums, StepsWrong) / Get(sums, StepsJudged);
-        double items = Get(sums, KappaItems), ratings = Get(sums, KappaRatings);
-        if (items > 0 && ratings > 0)
-        {
-            double pBar = Get(sums, KappaAgreementSum) / items;
-            double p = Get(sums, KappaFlagged) / ratings;
-            double pe = p * p + (1 - p) * (1 - p);
-            metrics[VoteAgreement] = pe >= 1 - 1e-12 ? 1.0 : (pBar - pe) / (1 - pe);
-        }
+        var kappa = new KappaCounts(Get(sums, KappaItems), Get(sums, KappaAgreementSum), Get(sums, KappaFlagged), Get(sums, KappaRatings));
+        if (kappa.Subjects > 0 && kappa.Ratings > 0) metrics[VoteAgreement] = kappa.Kappa();
         if (sums.ContainsKey(Tp))
         {
             double tp = Get(sums, Tp), fp = Get(sums, Fp), fn = Get(sums, Fn);

@@ -112,34 +112,57 @@ public static class VoteStatistics
     public static double FleissKappa(IReadOnlyList<(int StepCount, IReadOnlyList<int[]> Sets)> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        double subjects = 0, agreementSum = 0, flagged = 0, ratings = 0;
+        var counts = new KappaCounts();
         foreach (var (stepCount, sets) in items)
         {
             ArgumentNullException.ThrowIfNull(sets, nameof(items));
-            int n = sets.Count;
-            if (n < 2)
-                continue;
-            for (int step = 1; step <= stepCount; step++)
-            {
-                int wrong = 0;
-                foreach (int[] set in sets)
-                    if (Array.IndexOf(set, step) >= 0)
-                        wrong++;
-                int right = n - wrong;
-                subjects++;
-                agreementSum += (wrong * (wrong - 1.0) + right * (right - 1.0)) / (n * (n - 1.0));
-                flagged += wrong;
-                ratings += n;
-            }
+            counts = counts.Add(stepCount, sets);
         }
-        if (subjects == 0)
-            return 0.0;
-        double pBar = agreementSum / subjects;
-        double p = flagged / ratings;
+        return counts.Subjects == 0 ? 0.0 : counts.Kappa();
+    }
+}
+
+/// <summary>
+/// The sums Fleiss' kappa of binary per-step ratings is computed from (see <see cref="VoteStatistics.FleissKappa"/>):
+/// additive, so the counts of groups, slots and nodes merge by summing and the kappa of the union comes out of the sums.
+/// </summary>
+/// <param name="Subjects">Steps rated by at least two critiques.</param>
+/// <param name="AgreementSum">Sum over those steps of the agreement P = (w(w−1) + (n−w)(n−w−1)) / (n(n−1)).</param>
+/// <param name="Flagged">"Wrong" ratings over those steps.</param>
+/// <param name="Ratings">All ratings over those steps.</param>
+public readonly record struct KappaCounts(double Subjects, double AgreementSum, double Flagged, double Ratings)
+{
+    /// <summary>These counts plus the steps of one response with <paramref name="stepCount"/> steps and the wrong-step
+    /// sets of its valid critiques (a response with fewer than two critiques adds nothing).</summary>
+    public KappaCounts Add(int stepCount, IReadOnlyList<int[]> sets)
+    {
+        int n = sets.Count;
+        if (n < 2) return this;
+        double subjects = Subjects, agreement = AgreementSum, flagged = Flagged, ratings = Ratings;
+        for (int step = 1; step <= stepCount; step++)
+        {
+            int wrong = 0;
+            foreach (int[] set in sets)
+                if (Array.IndexOf(set, step) >= 0)
+                    wrong++;
+            int right = n - wrong;
+            subjects++;
+            agreement += (wrong * (wrong - 1.0) + right * (right - 1.0)) / (n * (n - 1.0));
+            flagged += wrong;
+            ratings += n;
+        }
+        return new KappaCounts(subjects, agreement, flagged, ratings);
+    }
+
+    /// <summary>κ = (P̄ − P̄e) / (1 − P̄e) with P̄ the mean agreement and P̄e = p² + (1−p)², p the share of "wrong"
+    /// ratings; 1 when every rating is the same (P̄e = 1). Needs at least one subject.</summary>
+    public double Kappa()
+    {
+        if (Subjects <= 0 || Ratings <= 0) throw new InvalidOperationException("Fleiss' kappa of no rated step");
+        double pBar = AgreementSum / Subjects;
+        double p = Flagged / Ratings;
         double pe = p * p + (1 - p) * (1 - p);
-        if (pe >= 1 - 1e-12)
-            return 1.0;
-        return (pBar - pe) / (1 - pe);
+        return pe >= 1 - 1e-12 ? 1.0 : (pBar - pe) / (1 - pe);
     }
 }
 

@@ -57,7 +57,10 @@ public sealed class CapoRunTests
         {
             Assert.Equal(4 * 4, row["critiques_valid"].GetDouble());
             Assert.True(row["wrong_step_fraction"].GetDouble() > 0, "a 5-step SFT model writes wrong steps");
-            if (row.TryGetValue("prm_f1", out var f1)) Assert.Equal(1.0, f1.GetDouble()); // the oracle judge agrees with the oracle
+            // compare-with-oracle is on by default and the steps include wrong ones, so prm_f1 must be there; the oracle
+            // judge agrees with the oracle.
+            Assert.True(row.TryGetValue("prm_f1", out var f1), $"step {row["step"]}: no prm_f1 in metrics.jsonl");
+            Assert.Equal(1.0, f1.GetDouble());
         }
     }
 

@@ -82,6 +82,32 @@ public class CapoVotingTests
     }
 
     [Fact]
+    public void The_vote_agreement_metric_is_the_kappa_of_all_groups_of_a_step_merged_by_summing_counters()
+    {
+        // The hand-computed case above, split over two groups as two slots would score it: the metric of the summed
+        // counters is the kappa of the union (-5/27), not a mean of per-group kappas.
+        static CapoGroupStats Stats(params (int, IReadOnlyList<int[]>)[] items) =>
+            new(0, 0, 0, 0, 0, 0, 0, 0, items, null);
+        var sums = new Dictionary<string, double>();
+        foreach (var stats in new[] { Stats((2, [[1], [1], []])), Stats((1, [[1], []]), (3, [[1, 2, 3]])) })
+            foreach (var (k, v) in CapoMetrics.Counters(stats)) sums[k] = sums.GetValueOrDefault(k) + v;
+        var metrics = new Dictionary<string, double>();
+        CapoMetrics.Derive(sums, metrics);
+        Assert.Equal(-5.0 / 27, metrics[CapoMetrics.VoteAgreement], 12);
+
+        // 4 steps, 3 critiques flagging {1,3}, {1,3,4}, {1}: wrong counts 3, 0, 2, 1; P̄ = 2/3, p = 1/2, κ = 1/3.
+        var one = new Dictionary<string, double>();
+        CapoMetrics.Derive(CapoMetrics.Counters(Stats((4, [[1, 3], [1, 3, 4], [1]]))), one);
+        Assert.Equal(1.0 / 3, one[CapoMetrics.VoteAgreement], 12);
+        Assert.Equal(1.0 / 3, VoteStatistics.FleissKappa([(4, [[1, 3], [1, 3, 4], [1]])]), 12);
+
+        // No step rated twice: no metric rather than a made-up 0.
+        var none = new Dictionary<string, double>();
+        CapoMetrics.Derive(CapoMetrics.Counters(Stats((3, [[1]]))), none);
+        Assert.False(none.ContainsKey(CapoMetrics.VoteAgreement));
+    }
+
+    [Fact]
     public void Fleiss_kappa_is_one_for_complete_agreement_and_zero_without_two_raters()
     {
         Assert.Equal(1.0, VoteStatistics.FleissKappa([(2, [[1], [1], [1]])]), 12);  // agreement on both categories
