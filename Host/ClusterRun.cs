@@ -234,9 +234,7 @@ public static class ClusterRun
     /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
     public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
     {
-        var parts = a.Seed.Split(':');
-        if (parts.Length != 2 || parts[0].Length == 0 || !int.TryParse(parts[1], out int seedPort) || seedPort is < 1 or > 65535)
-            throw new ConfigError($"--seed: expected HOST:PORT, got '{a.Seed}'");
+        CheckSeed(a.Seed);
         if (a.Roles.Count == 0) throw new ConfigError("--roles: give at least one of sampler, reward, voter, explorer");
         foreach (var r in a.Roles)
             if (r is not (Roles.Sampler or Roles.Reward or Roles.Voter or Roles.Explorer))
@@ -245,6 +243,7 @@ public static class ClusterRun
         if (a.Explorers < 1) throw new ConfigError($"--explorers must be >= 1 (got {a.Explorers})");
         foreach (var path in a.Plugins)
         {
+            if (Directory.Exists(path)) throw new ConfigError($"--plugin {path}: is a folder; give the plug-in's assembly, e.g. {Path.Combine(path, "MyRewards.dll")}");
             if (!File.Exists(path)) throw new ConfigError($"--plugin: reward plug-in assembly not found: {Path.GetFullPath(path)}");
             try { AssemblyName.GetAssemblyName(path); }
             catch (BadImageFormatException) { throw new ConfigError($"--plugin: not a .NET assembly: {Path.GetFullPath(path)}"); }
@@ -314,6 +313,28 @@ public static class ClusterRun
             if (joined) await cluster.LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None);
             await TorchIdle();
+        }
+    }
+
+    /// <summary>
+    /// --seed must be HOST:PORT with a port in 1..65535 and a host that is an address or a name that resolves: a name that
+    /// does not resolve would otherwise be tried for the whole join timeout, with a DNS stack trace in every retry's log line.
+    /// (A seed that resolves but where nothing listens is found out by the join, which gives up after 30 s.)
+    /// </summary>
+    private static void CheckSeed(string seed)
+    {
+        int colon = seed.LastIndexOf(':');
+        string host = colon > 0 ? seed[..colon] : "", portText = colon >= 0 ? seed[(colon + 1)..] : "";
+        if (host.Length == 0 || portText.Length == 0)
+            throw new ConfigError($"--seed {seed}: expected HOST:PORT, the address 'run' printed, e.g. 127.0.0.1:4053");
+        if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
+            || port is < 1 or > 65535)
+            throw new ConfigError($"--seed {seed}: the port '{portText}' is not a TCP port (1..65535)");
+        if (System.Net.IPAddress.TryParse(host, out _)) return;
+        try { System.Net.Dns.GetHostAddresses(host); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ArgumentException)
+        {
+            throw new ConfigError($"--seed {seed}: cannot resolve the host name '{host}' ({e.Message})");
         }
     }
 

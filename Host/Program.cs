@@ -179,12 +179,12 @@ var capoVoting = new Command("capo-voting", "CAPO evidence: F1 of each voting ru
 };
 capoVoting.SetAction((pr, _) => Cli.Guard(() =>
 {
-    List<T> ParseList<T>(string option, string text, Func<string, (bool, T)> parse) =>
+    List<T> ParseList<T>(string option, string text, string expected, Func<string, (bool, T)> parse) =>
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(p => parse(p) is (true, var v) ? v : throw new ConfigError($"{option}: '{p}' is not valid")).ToList();
-    var correlations = ParseList("--correlations", pr.GetValue(votingCorrelations)!,
+            .Select(p => parse(p) is (true, var v) ? v : throw new ConfigError($"{option} {text}: '{p}' is not {expected}")).ToList();
+    var correlations = ParseList("--correlations", pr.GetValue(votingCorrelations)!, "a number (e.g. 0,0.3)",
         p => (double.TryParse(p, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x), x));
-    var ns = ParseList("--ns", pr.GetValue(votingNs)!, p => (int.TryParse(p, out var x), x));
+    var ns = ParseList("--ns", pr.GetValue(votingNs)!, "a whole number (e.g. 1,2,4,8)", p => (int.TryParse(p, out var x), x));
     return Task.FromResult(CapoVoting.Execute(new CapoVoting.Args(pr.GetValue(votingResponses), pr.GetValue(votingWrongRate), pr.GetValue(votingFlip),
         correlations, ns, pr.GetValue(votingSeed), pr.GetValue(votingReport)!), Console.Out));
 }));
@@ -192,11 +192,15 @@ capoVoting.SetAction((pr, _) => Cli.Guard(() =>
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
     { run, resume, node, list, show, export, train, sweep, capoVoting, cclCompare, flowCompare, keys };
+// Parse errors in the user's words: "--port abc: expected a whole number", "unknown command 'frobnicate'", a folder given as a file.
+Cli.UseUserWordsForNumbers(root);
+Cli.RejectFolders(fileArgument, "an experiment file, e.g. examples/arithmetic-grpo.conf");
+Cli.RejectFolders(sweepFile, "experiment files, e.g. examples/arithmetic-grpo.conf");
+Cli.RejectFolders(flowFile, "a kind = \"flow\" experiment file, e.g. examples/flow2d-tempflow.conf");
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var e in parse.Errors) Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("Run with --help for usage.");
+    Console.Error.WriteLine($"error: {Cli.ParseErrorMessage(parse, root, args)}");
     return 2;
 }
 // node too: it leaves the cluster before exiting, and takes SIGINT back when started in the background by a script.

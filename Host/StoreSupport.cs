@@ -56,8 +56,28 @@ public static class StoreSupport
     {
         var parts = owner.Split(':');
         if (parts.Length != 3 || parts[0] != Environment.MachineName || !int.TryParse(parts[1], out int pid)) return false;
-        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return p.HasExited; }
-        catch (ArgumentException) { return true; }
+        return !ProcessRuns(pid);
+    }
+
+    /// <summary>
+    /// True when process <paramref name="pid"/> of this machine still runs. On Linux a zombie (state Z in /proc/PID/stat: it
+    /// has exited, e.g. SIGKILLed, but its parent has not reaped it, as a container's PID 1 that does not reap leaves it)
+    /// does not run, though <see cref="System.Diagnostics.Process.HasExited"/> says it has not exited.
+    /// </summary>
+    public static bool ProcessRuns(int pid)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            string stat;
+            try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return false; }
+            // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the state follows the last ')'.
+            int end = stat.LastIndexOf(')');
+            if (end >= 0 && end + 2 < stat.Length) return stat[end + 2] is not ('Z' or 'X' or 'x');
+        }
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 
     /// <summary>The checkpoint store at <paramref name="value"/> (default sqlite:runs/experiments.db), checked and ready.
