@@ -84,6 +84,7 @@ public static class ClusterRun
         if (from >= exp.TotalSteps)
             throw new ConfigError($"experiment '{a.Name}' is {state.Status.ToString().ToLowerInvariant()} at step {from} of {exp.TotalSteps}: " +
                                   $"nothing to resume; to train further give a larger total: resume {a.Name} --steps N (N > {from})");
+        exp.CheckBeforeRun(); // plug-ins load here too, and a judge must answer, before anything is written
         if (checkpoint is null) log.WriteLine($"warning: experiment '{a.Name}' has no valid checkpoint; {exp.FromScratch}");
         if (!string.IsNullOrEmpty(state.CodeVersion) && state.CodeVersion != StoreSupport.CodeVersion)
             log.WriteLine($"warning: experiment '{a.Name}' was started by rlactors {state.CodeVersion} and is resumed by " +

@@ -46,7 +46,8 @@ public interface IRunnableExperiment
     /// <summary>As <see cref="Coordinator(IExperimentObserver, TrainingCheckpoint?)"/>, for a run whose files go to
     /// <paramref name="outputDir"/> (an experiment that draws more pictures there overrides this).</summary>
     Props Coordinator(IExperimentObserver observer, TrainingCheckpoint? resumeFrom, string outputDir, TextWriter log) => Coordinator(observer, resumeFrom);
-    /// <summary>Checks what only a fresh run needs (e.g. that reward plug-ins load); a <see cref="ConfigError"/> otherwise.</summary>
+    /// <summary>Checks, before a run or a resume starts anything, what the parse cannot (that reward plug-ins load from here, that
+    /// a judge answers); a <see cref="ConfigError"/> for bad input, another exception for a runtime failure.</summary>
     void CheckBeforeRun() { }
 }
 

@@ -1,3 +1,4 @@
+using RlActors.Rewards.Tests.Capo;
 using System.Net;
 using System.Net.Sockets;
 
@@ -45,5 +46,32 @@ public sealed class CapoJudgeCheckTests
         Assert.True(cli.ExitCode == 1, $"exit code {cli.ExitCode}, expected 1\n{cli}");
         Assert.Contains($"judge at http://127.0.0.1:{port}/v1 unreachable: ", cli.Stderr);
         Assert.Equal(before, dir.Entries());
+    }
+
+    [Fact]
+    public async Task A_resume_checks_the_judge_too_before_anything_is_written()
+    {
+        using var dir = new TempFolder();
+        string metrics;
+        await using (var server = LoopbackChatServer.Answering(r => LoopbackChatServer.Ok(
+            LoopbackChatServer.Completion([.. Enumerable.Repeat("Step 1 is correct.\nWrong steps: none", r.N)]))))
+        {
+            string url = server.BaseUrl;
+            dir.Write("exp.conf", Experiments.Tiny("capo-later", $$"""
+                grpo.steps = 1
+                rewards = [ { type = "capo" } ]
+                capo { critiques = 1, judge { type = "openai", base-url = "{{url}}", model = "judge" } }
+                """));
+            await using var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "exp.conf");
+            Experiments.AssertSucceeded(run);
+            metrics = File.ReadAllText(dir["runs/capo-later/metrics.jsonl"]);
+        }
+        // The judge's server is gone: resuming with a larger total is refused before the cluster starts or a file changes.
+        await using var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "capo-later", "--steps", "2");
+        Assert.True(resume.ExitCode == 1, $"exit code {resume.ExitCode}, expected 1\n{resume}");
+        Assert.Contains(" unreachable: ", resume.Stderr);
+        Assert.DoesNotContain("resuming experiment", resume.Output);
+        Assert.Equal(metrics, File.ReadAllText(dir["runs/capo-later/metrics.jsonl"]));
+        Assert.Equal(0, (await Experiments.Show(dir, "capo-later")).GetProperty("resumes").GetInt32());
     }
 }
