@@ -34,9 +34,11 @@ public sealed record PpoOptions
     public double Gamma { get; init; } = 1.0;
     /// <summary>GAE λ: 1 gives Monte-Carlo advantages (return − value), 0 one-step TD errors.</summary>
     public double GaeLambda { get; init; } = 0.95;
-    /// <summary>Passes over each batch of rollouts.</summary>
-    public int UpdateEpochs { get; init; } = 2;
-    /// <summary>Minibatches per epoch; the batch of completions is split in this many contiguous parts (whole groups when it divides the prompt count).</summary>
+    /// <summary>Passes over each batch of rollouts. On the tiny arithmetic LM 2 epochs × 2 minibatches at 3e-4 jumped to
+    /// approx_kl 1.4 on a first update and lost 2.8 points in 40 steps where 1 × 2 gained 3.8 (seed 2, λ = 1).</summary>
+    public int UpdateEpochs { get; init; } = 1;
+    /// <summary>Minibatches per epoch; the batch of completions is split in this many contiguous parts (whole groups when it
+    /// divides the prompt count). With 2, the second minibatch's ratios differ from 1, so the clip is live.</summary>
     public int MiniBatches { get; init; } = 2;
     /// <summary>Clip the policy's and the critic's global gradient norms (each on its own) to this value; 0 or less disables clipping.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
