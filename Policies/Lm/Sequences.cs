@@ -90,6 +90,19 @@ public static class LmScoring
     }
 
     /// <summary>
+    /// Final hidden states [B, Lc, DModel] at the places that predict each completion token (the same columns as
+    /// <see cref="CompletionLogProbs"/>): the state before token j is emitted, which is what a value head scores.
+    /// </summary>
+    public static Tensor CompletionHiddenStates(TransformerLm model, SequenceBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        if (batch.CompletionLength == 0) throw new ArgumentException("batch has no completion tokens");
+        int columns = batch.PromptLength + batch.CompletionLength - 1;
+        var hidden = model.HiddenStates(batch.Tokens.narrow(1, 0, columns), batch.Positions.narrow(1, 0, columns), batch.KeyValid.narrow(1, 0, columns));
+        return hidden.narrow(1, batch.PromptLength - 1, batch.CompletionLength).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// The loss mask [B, Lc]: 1 for every completion token up to and including the first end or padding token,
     /// 0 after it. A policy therefore pays for emitting an early end or padding token; it cannot hide from a
     /// penalty by stopping (see the calibration notes of the foundation issue).

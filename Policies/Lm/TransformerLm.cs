@@ -74,6 +74,23 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
     public Tensor Forward(Tensor tokens, Tensor positions, Tensor keyValid, KvCache? cache)
     {
         using var scope = NewDisposeScope();
+        var logits = head.call(Trunk(tokens, positions, keyValid, cache));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The final hidden states [B, Tq, DModel] (after the last layer norm, before the output head): what a value head
+    /// reads. Same inputs as <see cref="Forward"/>, no cache.
+    /// </summary>
+    public Tensor HiddenStates(Tensor tokens, Tensor positions, Tensor keyValid)
+    {
+        using var scope = NewDisposeScope();
+        return Trunk(tokens, positions, keyValid, null).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Embeddings, blocks and the final layer norm (the caller owns the dispose scope).</summary>
+    private Tensor Trunk(Tensor tokens, Tensor positions, Tensor keyValid, KvCache? cache)
+    {
         long tq = tokens.shape[1], tk = keyValid.shape[1];
         if (tk > Config.Context) throw new ArgumentException($"sequence of {tk} tokens exceeds model.context = {Config.Context}");
         // mask[b, 1, i, j] = key j is visible from query i: causal, a real token, or the query itself (so that a
@@ -87,8 +104,7 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
             .masked_fill(visible.logical_not(), float.NegativeInfinity).unsqueeze(1);
         var x = tok.call(tokens) + pos.call(positions);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, bias, cache?.Layers[i]);
-        var logits = head.call(lnF.call(x));
-        return logits.MoveToOuterDisposeScope();
+        return lnF.call(x);
     }
 
     private int savedSize; // size of the last SaveWeights: the next one writes into a buffer of that size, no copy

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RlActors.Environments;
 using RlActors.Environments.Arithmetic;
+using RlActors.Policies.Algorithms;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Lm;
@@ -8,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace RlActors.Policies.Training;
 
-/// <summary>Every setting of the library trainer: SFT warm-up, then GRPO on the arithmetic task.</summary>
+/// <summary>Every setting of the library trainer: SFT warm-up, then RL (GRPO by default) on the arithmetic task.</summary>
 public sealed record RlvrOptions
 {
     /// <summary>Master seed: model init, data order and sampling generators derive from it.</summary>
@@ -21,8 +22,14 @@ public sealed record RlvrOptions
     public ArithmeticOptions Task { get; init; } = new();
     /// <summary>Supervised warm-up.</summary>
     public SftOptions Sft { get; init; } = new();
-    /// <summary>GRPO hyperparameters.</summary>
+    /// <summary>GRPO hyperparameters. Its sampling settings (prompts per step, group size, temperature, top-k, max new
+    /// tokens) are used by every algorithm, so algorithms compare on the same rollouts.</summary>
     public GrpoOptions Grpo { get; init; } = new();
+    /// <summary>The RL algorithm, by its name in <see cref="LmAlgorithms"/> ("grpo", "ppo").</summary>
+    public string Algorithm { get; init; } = "grpo";
+    /// <summary>Options record of <see cref="Algorithm"/> (e.g. <see cref="PpoOptions"/>); null gives its defaults, and for
+    /// "grpo" <see cref="Grpo"/>.</summary>
+    public object? AlgorithmOptions { get; init; }
     /// <summary>Number of GRPO steps after SFT.</summary>
     public int GrpoSteps { get; init; } = 600;
     /// <summary>Held-out problems for greedy evaluation (≥ 500: a 200-problem evaluation moves ±3.5 points by chance).</summary>
@@ -41,6 +48,9 @@ public sealed record RlvrOptions
         Grpo.Validate();
         if (Device is not ("cpu" or "cuda") && !Device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new ArgumentException($"device must be 'cpu' or 'cuda' (got '{Device}')");
+        var algorithm = LmAlgorithms.Find(Algorithm);
+        if (AlgorithmOptions is not null && !algorithm.OptionsType.IsInstanceOfType(AlgorithmOptions))
+            throw new ArgumentException($"algorithm '{Algorithm}' takes {algorithm.OptionsType.Name} options, not {AlgorithmOptions.GetType().Name}");
         if (GrpoSteps < 0) throw new ArgumentException($"grpo.steps must be >= 0 (got {GrpoSteps})");
         if (EvalProblems < 1) throw new ArgumentException($"eval.problems must be >= 1 (got {EvalProblems})");
         if (EvalEvery < 0) throw new ArgumentException($"eval.every must be >= 0 (got {EvalEvery})");
@@ -50,9 +60,9 @@ public sealed record RlvrOptions
 }
 
 /// <summary>
-/// The bare RLVR baseline as one readable loop, no actors: SFT warm-up, then GRPO steps in which the policy
-/// samples G completions per prompt, the outcome verifier scores them, and the learner takes a clipped step.
-/// Every random draw comes from generators this object owns.
+/// The bare RLVR baseline as one readable loop, no actors: SFT warm-up, then RL steps in which the policy
+/// samples G completions per prompt, the outcome verifier scores them, and the algorithm (<see cref="RlvrOptions.Algorithm"/>,
+/// GRPO by default) takes an update. Every random draw comes from generators this object owns.
 /// </summary>
 public sealed class ArithmeticRlvr : IDisposable
 {
@@ -79,7 +89,7 @@ public sealed class ArithmeticRlvr : IDisposable
     private readonly ArithmeticDataset rlData;
     private readonly Generator sampler;
     private readonly RewardFunction reward;
-    private GrpoLearner? learner;
+    private ILmAlgorithm? algorithm;
 
     /// <summary>The policy being trained.</summary>
     public TransformerLm Policy { get; }
@@ -116,10 +126,14 @@ public sealed class ArithmeticRlvr : IDisposable
     /// <summary>Greedy accuracy on the held-out set.</summary>
     public ArithmeticLm.EvalResult Evaluate() => ArithmeticLm.Evaluate(Policy, HeldOut, o.Grpo.MaxNewTokens);
 
-    /// <summary>One GRPO step: sample, score, compute advantages, update. Returns the step's metrics.</summary>
+    /// <summary>The RL algorithm, built on first use (after SFT: a reference or critic copies the policy as it is then).</summary>
+    public ILmAlgorithm Algorithm => algorithm ??= LmAlgorithms.Create(o.Algorithm,
+        new LmAlgorithmContext(Policy, CharTokenizer.Eos, CharTokenizer.Pad, Seed: 0),
+        o.AlgorithmOptions ?? (o.Algorithm == "grpo" ? o.Grpo : null));
+
+    /// <summary>One RL step: sample, score, update (GRPO: group advantages and a clipped step). Returns the step's metrics.</summary>
     public Dictionary<string, double> GrpoStep()
     {
-        learner ??= new GrpoLearner(Policy, o.Grpo, CharTokenizer.Pad);
         var g = o.Grpo;
         var watch = Stopwatch.StartNew();
 
@@ -152,12 +166,9 @@ public sealed class ArithmeticRlvr : IDisposable
             rewards.AddRange(groupRewards);
         }
 
-        // 3. Group-relative advantages, spread over each completion's tokens up to its end token; 4. clipped update.
-        var (batch, adv) = GroupBatch.Build(groups, g, CharTokenizer.Eos, CharTokenizer.Pad);
-        var metrics = learner.Update(batch);
-        metrics[GrpoMetrics.RewardMean] = rewards.Average();
-        metrics[GrpoMetrics.Accuracy] = (double)correct / prompts.Count;
-        metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
+        // 3. The algorithm's update on the scored groups (GRPO: group-relative advantages spread over each
+        // completion's tokens up to its end token, then a clipped step).
+        var metrics = Ordered(Algorithm.Train(groups), rewards.Average(), (double)correct / prompts.Count);
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
         if (scoring?.Metrics is { } extra) foreach (var (key, value) in extra) metrics[key] = value;
@@ -171,46 +182,71 @@ public sealed class ArithmeticRlvr : IDisposable
     /// </summary>
     public Dictionary<string, double> TrainOn(IReadOnlyList<ScoredGroup> groups)
     {
-        learner ??= new GrpoLearner(Policy, o.Grpo, CharTokenizer.Pad);
-        var (batch, adv) = GroupBatch.Build(groups, o.Grpo, CharTokenizer.Eos, CharTokenizer.Pad);
-        var metrics = learner.Update(batch);
-        metrics[GrpoMetrics.RewardMean] = groups.SelectMany(x => x.Rewards).Average();
-        metrics[GrpoMetrics.ZeroStdGroups] = adv.ZeroStdGroups;
+        var metrics = Ordered(Algorithm.Train(groups), groups.SelectMany(x => x.Rewards).Average(), accuracy: null);
         GrpoStepsDone++;
         return metrics;
     }
 
-    /// <summary>
-    /// Everything needed to continue this run exactly: weights, Adam state, the reference policy, the sampling
-    /// generator and both data cursors. Loading it into a fresh instance built with the same options (without
-    /// running SFT again) and continuing gives bitwise the same numbers as never stopping (same thread count).
-    /// </summary>
-    public TrainingCheckpoint SaveCheckpoint() => new()
+    /// <summary>The update's metrics, then reward_mean, accuracy (when known) and zero_std_groups (when the algorithm reports it), in that order.</summary>
+    private static Dictionary<string, double> Ordered(Dictionary<string, double> update, double rewardMean, double? accuracy)
     {
-        Step = GrpoStepsDone,
-        PolicyVersion = GrpoStepsDone,
-        PolicyWeights = Policy.SaveWeights(),
-        OptimizerState = learner?.SaveOptimizer() ?? [],
-        ReferenceWeights = learner?.Reference?.SaveWeights(),
-        Parts = new Dictionary<string, byte[]>
+        var metrics = update.Where(kv => kv.Key != GrpoMetrics.ZeroStdGroups).ToDictionary();
+        metrics[GrpoMetrics.RewardMean] = rewardMean;
+        if (accuracy is { } a) metrics[GrpoMetrics.Accuracy] = a;
+        if (update.TryGetValue(GrpoMetrics.ZeroStdGroups, out var zero)) metrics[GrpoMetrics.ZeroStdGroups] = zero;
+        return metrics;
+    }
+
+    /// <summary>
+    /// Everything needed to continue this run exactly: weights, the algorithm's state (Adam, the reference policy, a
+    /// critic ...), the sampling generator and both data cursors. The algorithm's <c>optimizer</c> and <c>reference</c>
+    /// entries go to the checkpoint's fields of those names, its other entries to parts named <c>algorithm.&lt;entry&gt;</c>,
+    /// and an algorithm other than GRPO writes its name as part <c>algorithm</c> (so a GRPO checkpoint is as before).
+    /// Loading it into a fresh instance built with the same options (without running SFT again) and continuing gives
+    /// bitwise the same numbers as never stopping (same thread count).
+    /// </summary>
+    public TrainingCheckpoint SaveCheckpoint()
+    {
+        var state = algorithm?.SaveState() ?? new Dictionary<string, byte[]>();
+        var parts = new Dictionary<string, byte[]>
         {
             ["generator.sampler"] = RngState.Save(sampler),
             ["cursor.sft"] = sftData.SaveCursor(),
             ["cursor.rl"] = rlData.SaveCursor(),
-        },
-    };
+        };
+        if (o.Algorithm != "grpo") parts[AlgorithmPart] = System.Text.Encoding.UTF8.GetBytes(o.Algorithm);
+        foreach (var (name, bytes) in state)
+            if (name is not (OptimizerEntry or ReferenceEntry)) parts[AlgorithmPart + "." + name] = bytes;
+        return new TrainingCheckpoint
+        {
+            Step = GrpoStepsDone,
+            PolicyVersion = GrpoStepsDone,
+            PolicyWeights = Policy.SaveWeights(),
+            OptimizerState = state.GetValueOrDefault(OptimizerEntry) ?? [],
+            ReferenceWeights = state.GetValueOrDefault(ReferenceEntry),
+            Parts = parts,
+        };
+    }
 
-    /// <summary>Restores a checkpoint made by <see cref="SaveCheckpoint"/> of a run with the same options.</summary>
+    private const string AlgorithmPart = "algorithm", OptimizerEntry = "optimizer", ReferenceEntry = "reference";
+
+    /// <summary>
+    /// Restores a checkpoint made by <see cref="SaveCheckpoint"/> of a run with the same options; a checkpoint of
+    /// another algorithm, or one missing a piece of the algorithm's state, throws <see cref="InvalidDataException"/>.
+    /// </summary>
     public void LoadCheckpoint(TrainingCheckpoint c)
     {
+        string written = c.Parts.TryGetValue(AlgorithmPart, out var n) ? System.Text.Encoding.UTF8.GetString(n) : "grpo";
+        if (written != o.Algorithm)
+            throw new InvalidDataException($"checkpoint was written by algorithm '{written}', this run uses algorithm '{o.Algorithm}'");
         Policy.LoadWeights(c.PolicyWeights);
         GrpoStepsDone = checked((int)c.Step);
-        if (c.OptimizerState.Length > 0 || c.ReferenceWeights is not null)
-        {
-            learner ??= new GrpoLearner(Policy, o.Grpo, CharTokenizer.Pad);
-            if (c.OptimizerState.Length > 0) learner.LoadOptimizer(c.OptimizerState);
-            if (c.ReferenceWeights is not null) learner.LoadReference(c.ReferenceWeights);
-        }
+        var state = new Dictionary<string, byte[]>();
+        if (c.OptimizerState.Length > 0) state[OptimizerEntry] = c.OptimizerState;
+        if (c.ReferenceWeights is not null) state[ReferenceEntry] = c.ReferenceWeights;
+        foreach (var (name, bytes) in c.Parts)
+            if (name.StartsWith(AlgorithmPart + ".", StringComparison.Ordinal)) state[name[(AlgorithmPart.Length + 1)..]] = bytes;
+        if (state.Count > 0) Algorithm.LoadState(state); // none: saved before the first RL step
         if (c.Parts.TryGetValue("generator.sampler", out var g)) RngState.Restore(sampler, g);
         if (c.Parts.TryGetValue("cursor.sft", out var s)) sftData.Restore(ArithmeticDataset.LoadCursor(s));
         if (c.Parts.TryGetValue("cursor.rl", out var r)) rlData.Restore(ArithmeticDataset.LoadCursor(r));
@@ -222,7 +258,7 @@ public sealed class ArithmeticRlvr : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        learner?.Dispose();
+        algorithm?.Dispose();
         sampler.Dispose();
         Policy.Dispose();
     }
