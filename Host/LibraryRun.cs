@@ -37,7 +37,7 @@ public static class LibraryRun
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
                       $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', " +
-                      $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");
+                      $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");
         log.WriteLine($"output: {dir}");
 
         using var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"));

@@ -1,3 +1,4 @@
+using RlActors.Policies.Algorithms;
 using System.Globalization;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Supervised;
@@ -33,9 +34,13 @@ public sealed record RunDisplay
     private static string Percent(double v) => F($"{100 * v:F1} %");
 
     /// <summary>GRPO: reward, accuracy, loss, entropy, throughput.</summary>
-    public static RunDisplay Grpo { get; } = new()
+    public static RunDisplay Grpo { get; } = Lm("grpo");
+
+    /// <summary>An RL algorithm on the language-model policy (<c>algorithm</c>: grpo, ppo): reward, accuracy, loss, entropy,
+    /// throughput, and the critic's value loss and explained variance when the algorithm has one.</summary>
+    public static RunDisplay Lm(string algorithm) => new()
     {
-        Title = "GRPO",
+        Title = algorithm.ToUpperInvariant(),
         CurveMetric = GrpoMetrics.RewardMean,
         CurveLabel = "training reward",
         EvalMetric = "accuracy",
@@ -45,8 +50,10 @@ public sealed record RunDisplay
         Line = (r, total, eta) =>
         {
             var m = r.Metrics;
-            return F($"[grpo] step {r.Step,5}/{total} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  ") +
-                   F($"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  ") +
+            string critic = m.TryGetValue(PpoMetrics.ValueLoss, out var vl) && m.TryGetValue(PpoMetrics.ExplainedVariance, out var ev)
+                ? F($"value-loss {vl:F4}  expl-var {ev:F2}  ") : "";
+            return F($"[{algorithm}] step {r.Step,5}/{total} v{r.PolicyVersion}  reward {m[GrpoMetrics.RewardMean]:F3}  acc {m[GrpoMetrics.Accuracy]:F3}  ") +
+                   F($"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  entropy {m[GrpoMetrics.Entropy]:F3}  zero-std {m[GrpoMetrics.ZeroStdGroups]:F0}  ") + critic +
                    F($"{m[RuntimeMetrics.TokensPerSecond]:N0} tok/s  {m[RuntimeMetrics.StepSeconds]:F2} s/step  stale {m[RuntimeMetrics.StaleDropped]:F0}  ") +
                    F($"reward-failures {m[RuntimeMetrics.RewardFailures]:F0}  ETA {eta:mm\\:ss}");
         },

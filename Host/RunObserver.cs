@@ -85,7 +85,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     public void Log(string line) { lock (gate) Write(line); }
 
     /// <inheritdoc />
-    public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; GRPO starts");
+    public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; {display.Title} starts");
 
     /// <inheritdoc />
     public void StepCompleted(StepReport r)
@@ -141,7 +141,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
             File.WriteAllBytes(Path.Combine(dir, "policy.weights"), finalWeights);
             DrawCurves(force: true);
             if (sftAccuracy is double s && finalAccuracy is double f)
-                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after GRPO ({100 * (f - s):+0.0;-0.0} points)");
+                Write($"done in {watch.Elapsed.TotalSeconds:F0} s: held-out accuracy {s:P1} after SFT -> {f:P1} after {display.Title} ({100 * (f - s):+0.0;-0.0} points)");
             else if (evalCurve.Count > 0)
                 Write($"done in {watch.Elapsed.TotalSeconds:F0} s: {display.EvalLabel} {display.EvalValue(evalCurve[^1].Value)} after step {evalCurve[^1].Step}");
         }

@@ -96,7 +96,7 @@ internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
     public long TotalSteps => exp.Options.GrpoSteps;
     public int LogEvery => exp.LogEvery;
     public int KeepCheckpoints => exp.Runtime.KeepCheckpoints;
-    public RunDisplay Display => RunDisplay.Grpo;
+    public RunDisplay Display => RunDisplay.Lm(exp.Options.Algorithm);
     public string FromScratch => "it starts again from SFT";
     public string? WorkerRoles => exp.UsesCapo ? "sampler,reward,voter" : "sampler,reward";
 
@@ -106,7 +106,7 @@ internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
         {
             var o = exp.Options;
             return $"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
-                   $"SFT {o.Sft.Steps} steps, GRPO {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
+                   $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
                    $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
                    $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}";
         }

@@ -4,6 +4,7 @@ using Akka.Configuration.Hocon;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Environments.Arithmetic;
+using RlActors.Policies.Algorithms;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
 using RlActors.Rewards.Capo;
@@ -86,6 +87,21 @@ public static class ExperimentFile
         new("grpo.temperature", "sampling temperature", (e, v, k) => G(e, g => g with { Temperature = Dbl(v, k) })),
         new("grpo.top-k", "sampling top-k (0 keeps all)", (e, v, k) => G(e, g => g with { TopK = Int(v, k, 0) })),
         new("grpo.max-new-tokens", "most tokens per completion", (e, v, k) => G(e, g => g with { MaxNewTokens = Int(v, k, 1) })),
+        new("algorithm", "the RL algorithm after SFT: grpo (the default; its keys are grpo.*) or ppo (PPO with a learned critic, GAE; keys ppo.*). Sampling (grpo.prompts-per-step, group-size, temperature, top-k, max-new-tokens) is shared, so algorithms compare on the same rollouts",
+            (e, v, k) => Str(v, k) is var a && LmAlgorithms.Names.Contains(a) ? e with { Options = e.Options with { Algorithm = a } }
+                : throw new ConfigError($"{k}: expected one of {string.Join(", ", LmAlgorithms.Names)}, got '{Str(v, k)}'")),
+        new("ppo.learning-rate", "PPO: Adam learning rate of the policy", (e, v, k) => P(e, p => p with { LearningRate = Dbl(v, k) })),
+        new("ppo.critic-learning-rate", "PPO: Adam learning rate of the critic (its own transformer copied from the policy at the start, and a value head)", (e, v, k) => P(e, p => p with { CriticLearningRate = Dbl(v, k) })),
+        new("ppo.clip-range", "PPO: ratio clip range epsilon", (e, v, k) => P(e, p => p with { ClipRange = Dbl(v, k) })),
+        new("ppo.value-clip", "PPO: value clip (0 disables the clipped value objective)", (e, v, k) => P(e, p => p with { ValueClip = Dbl(v, k) })),
+        new("ppo.value-coef", "PPO: weight of the value loss", (e, v, k) => P(e, p => p with { ValueCoef = Dbl(v, k) })),
+        new("ppo.gamma", "PPO: discount per token (1: the completion is one episode)", (e, v, k) => P(e, p => p with { Gamma = Dbl(v, k) })),
+        new("ppo.gae-lambda", "PPO: GAE lambda (1: Monte-Carlo return minus value; 0: one-step TD)", (e, v, k) => P(e, p => p with { GaeLambda = Dbl(v, k) })),
+        new("ppo.update-epochs", "PPO: passes over each batch", (e, v, k) => P(e, p => p with { UpdateEpochs = Int(v, k, 1) })),
+        new("ppo.mini-batches", "PPO: minibatches per pass", (e, v, k) => P(e, p => p with { MiniBatches = Int(v, k, 1) })),
+        new("ppo.max-grad-norm", "PPO: gradient clipping of the policy and of the critic, each (0 disables)", (e, v, k) => P(e, p => p with { MaxGradNorm = Dbl(v, k) })),
+        new("ppo.kl-coef", "PPO: per-token KL penalty to a frozen copy of the starting policy, subtracted from the rewards (0 disables)", (e, v, k) => P(e, p => p with { KlCoef = Dbl(v, k) })),
+        new("ppo.whiten-advantages", "PPO: normalise advantages over the batch's tokens", (e, v, k) => P(e, p => p with { WhitenAdvantages = Bool(v, k) })),
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
         new("runtime.max-staleness", "0: synchronous on-policy; n > 0: samplers may run n policy versions ahead, older rollouts are dropped", (e, v, k) => R(e, r => r with { MaxStaleness = Int(v, k, 0) })),
@@ -145,7 +161,13 @@ public static class ExperimentFile
         var read = ConfigReader.Apply(text, origin, overrides, KeyTable,
             source => new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
         var exp = read.Value with { EffectiveText = read.EffectiveText };
-        try { exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate(); }
+        if (exp.Options.AlgorithmOptions is PpoOptions && exp.Options.Algorithm != "ppo")
+            throw new ConfigError($"{origin}: ppo.* keys are set but algorithm = \"{exp.Options.Algorithm}\"; add algorithm = \"ppo\" or remove them");
+        try
+        {
+            exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate();
+            if (exp.Options.Algorithm == "ppo") (exp.Options.AlgorithmOptions as PpoOptions ?? new PpoOptions()).Validate();
+        }
         catch (ArgumentException e) { throw read.Blame.Invalid(e, TaskProperties); }
         CheckLengths(exp.Options, read.Blame);
         exp = WithCapo(exp, origin);
@@ -205,6 +227,8 @@ public static class ExperimentFile
     private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
+    private static Experiment P(Experiment e, Func<PpoOptions, PpoOptions> f) =>
+        e with { Options = e.Options with { AlgorithmOptions = f(e.Options.AlgorithmOptions as PpoOptions ?? new PpoOptions()) } };
 
     private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
     private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };

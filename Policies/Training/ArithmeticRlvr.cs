@@ -168,7 +168,7 @@ public sealed class ArithmeticRlvr : IDisposable
 
         // 3. The algorithm's update on the scored groups (GRPO: group-relative advantages spread over each
         // completion's tokens up to its end token, then a clipped step).
-        var metrics = Ordered(Algorithm.Train(groups), rewards.Average(), (double)correct / prompts.Count);
+        var metrics = Ordered(Algorithm.Train(groups), groups, rewards.Average(), (double)correct / prompts.Count);
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
         if (scoring?.Metrics is { } extra) foreach (var (key, value) in extra) metrics[key] = value;
@@ -182,18 +182,21 @@ public sealed class ArithmeticRlvr : IDisposable
     /// </summary>
     public Dictionary<string, double> TrainOn(IReadOnlyList<ScoredGroup> groups)
     {
-        var metrics = Ordered(Algorithm.Train(groups), groups.SelectMany(x => x.Rewards).Average(), accuracy: null);
+        var metrics = Ordered(Algorithm.Train(groups), groups, groups.SelectMany(x => x.Rewards).Average(), accuracy: null);
         GrpoStepsDone++;
         return metrics;
     }
 
-    /// <summary>The update's metrics, then reward_mean, accuracy (when known) and zero_std_groups (when the algorithm reports it), in that order.</summary>
-    private static Dictionary<string, double> Ordered(Dictionary<string, double> update, double rewardMean, double? accuracy)
+    /// <summary>The update's metrics, then reward_mean, accuracy (when known) and zero_std_groups, in that order. Every
+    /// algorithm reports zero_std_groups (groups whose rewards are all equal: no learning signal for group-relative methods,
+    /// and a sign that the task is too easy or too hard); GRPO's own count is kept, others are counted here.</summary>
+    private static Dictionary<string, double> Ordered(Dictionary<string, double> update, IReadOnlyList<ScoredGroup> groups, double rewardMean, double? accuracy)
     {
         var metrics = update.Where(kv => kv.Key != GrpoMetrics.ZeroStdGroups).ToDictionary();
         metrics[GrpoMetrics.RewardMean] = rewardMean;
         if (accuracy is { } a) metrics[GrpoMetrics.Accuracy] = a;
-        if (update.TryGetValue(GrpoMetrics.ZeroStdGroups, out var zero)) metrics[GrpoMetrics.ZeroStdGroups] = zero;
+        metrics[GrpoMetrics.ZeroStdGroups] = update.TryGetValue(GrpoMetrics.ZeroStdGroups, out var zero)
+            ? zero : groups.Count(g => g.Rewards.All(r => r == g.Rewards[0]));
         return metrics;
     }
 

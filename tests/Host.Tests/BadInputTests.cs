@@ -27,6 +27,18 @@ public sealed class BadInputTests
         await AssertBadInput(dir, ["grpo.steps", "many"], "run", "exp.conf");
     }
 
+    [Theory]
+    [InlineData("algorithm = reinforce", "algorithm", "reinforce")]         // not an algorithm of the registry
+    [InlineData("ppo.gae-lambda = 0.9", "ppo.* keys", "algorithm = \"ppo\"")] // PPO keys would do nothing under GRPO
+    [InlineData("algorithm = ppo\nppo.gae-lambda = 1.5", "ppo.gae-lambda", "1.5")]
+    [InlineData("algorithm = ppo\nppo.mini-batches = 0", "ppo.mini-batches", "0")]
+    public async Task A_bad_algorithm_or_ppo_key_is_named(string extra, string key, string value)
+    {
+        using var dir = new TempFolder();
+        dir.Write("exp.conf", Experiments.Tiny("algo", extra));
+        await AssertBadInput(dir, [key, value], "run", "exp.conf");
+    }
+
     [Fact]
     public async Task A_missing_experiment_file_is_named()
     {

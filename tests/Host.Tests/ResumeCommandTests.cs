@@ -10,30 +10,35 @@ public class ResumeCommandTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
 
-    public static TheoryData<string> Stores()
+    /// <summary>(store, algorithm): GRPO on SQLite and (when CI provides it) PostgreSQL; PPO, whose critic and its optimizer
+    /// are in the checkpoint too, on SQLite.</summary>
+    public static TheoryData<string, string> Stores()
     {
-        var stores = new TheoryData<string> { "sqlite" };
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RLACTORS_TEST_POSTGRES"))) stores.Add("postgres");
+        var stores = new TheoryData<string, string> { { "sqlite", "grpo" }, { "sqlite", "ppo" } };
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("RLACTORS_TEST_POSTGRES"))) stores.Add("postgres", "grpo");
         return stores;
     }
 
-    // 32 prompts a step: slow enough (~0.1 s a step) that the run cannot reach step 12 between the step-7 line and the kill.
-    private static string Config(string name) => Experiments.Tiny(name, $$"""
-        grpo { steps = 12, prompts-per-step = 32, learning-rate = 1e-3, max-new-tokens = 24 }
+    // 32 prompts a step of ~0.07-0.1 s and 24 steps: the victim has more than a second of steps left after its step-7 line, so
+    // the kill comes first even on a loaded machine (with 12 steps a PPO victim once finished first).
+    private const int Total = 24;
+    private static string Config(string name, string algorithm = "grpo") => Experiments.Tiny(name, $$"""
+        algorithm = {{algorithm}}
+        grpo { steps = {{Total}}, prompts-per-step = 32, learning-rate = 1e-3, max-new-tokens = 24 }
         runtime { checkpoint-every = 3 }
         rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
         """);
 
     [Theory]
     [MemberData(nameof(Stores))]
-    public async Task A_run_killed_with_SIGKILL_and_resumed_ends_like_an_uninterrupted_run(string storeKind)
+    public async Task A_run_killed_with_SIGKILL_and_resumed_ends_like_an_uninterrupted_run(string storeKind, string algorithm)
     {
         using var dir = new TempFolder();
         string suffix = Guid.NewGuid().ToString("N")[..8];
         string store = storeKind == "sqlite" ? "sqlite:runs/experiments.db" : Environment.GetEnvironmentVariable("RLACTORS_TEST_POSTGRES")!;
         string whole = $"whole-{suffix}", killed = $"killed-{suffix}";
-        dir.Write("whole.conf", Config(whole));
-        dir.Write("killed.conf", Config(killed));
+        dir.Write("whole.conf", Config(whole, algorithm));
+        dir.Write("killed.conf", Config(killed, algorithm));
 
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf", "--store", store))
             Experiments.AssertSucceeded(run);
@@ -49,14 +54,18 @@ public class ResumeCommandTests
         var a = await Experiments.Show(dir, whole, store);
         var b = await Experiments.Show(dir, killed, store);
         Assert.Equal("finished", b.GetProperty("status").GetString());
-        Assert.Equal(12, b.GetProperty("step").GetInt64());
+        Assert.Equal(Total, b.GetProperty("step").GetInt64());
         Assert.Equal(1, b.GetProperty("resumes").GetInt32());
         Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
         // The journal lists the checkpoints the store still has: the last 3 (keep-checkpoints), older ones recorded as pruned.
         var kept = b.GetProperty("checkpoints").EnumerateArray().Select(c => c.GetProperty("step").GetInt64()).ToList();
-        Assert.True(kept.SequenceEqual([6L, 9, 12]), $"checkpoints [{string.Join(", ", kept)}], expected [6, 9, 12]; show: {b}");
+        Assert.True(kept.SequenceEqual([Total - 6L, Total - 3, Total]), $"checkpoints [{string.Join(", ", kept)}], expected the last three; show: {b}");
 
         AssertSameSteps(dir, whole, killed);
+        if (algorithm == "ppo") // the critic resumed exactly too: its value loss and explained variance are the same at every step
+            foreach (var key in new[] { "value_loss", "explained_variance" })
+                Assert.Equal(Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r[key].GetDouble()),
+                             Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r[key].GetDouble()));
     }
 
     /// <summary>Starts <paramref name="conf"/> and kills it without warning once the step-6 checkpoint is stored and a
@@ -65,19 +74,19 @@ public class ResumeCommandTests
     {
         await using var victim = CliProcess.Start(dir.Path, "run", conf, "--store", store);
         await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
-        await victim.WaitForLineAsync(l => l.Contains("step     7/12"), Timeout, "step 7");
+        await victim.WaitForLineAsync(l => l.Contains($"step     7/{Total}"), Timeout, "step 7");
         victim.Kill();
         await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
         var atKill = await Experiments.Show(dir, name, store);
-        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("step").GetInt64() < 12,
+        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("step").GetInt64() < Total,
             $"the run was not cut short by the kill (steps too fast for this test?): {atKill}");
     }
 
-    /// <summary>The resumed run's metrics.jsonl has steps 1..12 once each, with the uninterrupted run's losses.</summary>
+    /// <summary>The resumed run's metrics.jsonl has steps 1..Total once each, with the uninterrupted run's losses.</summary>
     private static void AssertSameSteps(TempFolder dir, string whole, string resumed)
     {
         var steps = Experiments.ReadJsonLines(dir[$"runs/{resumed}/metrics.jsonl"]).Select(r => r["step"].GetInt64()).ToList();
-        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), steps);
+        Assert.Equal(Enumerable.Range(1, Total).Select(i => (long)i), steps);
         var wholeLoss = Experiments.ReadJsonLines(dir[$"runs/{whole}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
         var resumedLoss = Experiments.ReadJsonLines(dir[$"runs/{resumed}/metrics.jsonl"]).Select(r => r["loss"].GetDouble());
         Assert.Equal(wholeLoss, resumedLoss);
