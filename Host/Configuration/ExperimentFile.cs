@@ -40,7 +40,7 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
 /// </summary>
 public static class ExperimentFile
 {
-    private static readonly ConfigKey<Experiment>[] KeyTable =
+    private static readonly ConfigKey<Experiment>[] FixedKeys =
     [
         new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section), ccl (supervised counter-current learning, the keys of the ccl section) or flow (Flow-GRPO / TempFlow-GRPO, the keys of the flow section)",
             (e, v, k) => Str(v, k) switch
@@ -90,18 +90,6 @@ public static class ExperimentFile
         new("algorithm", "the RL algorithm after SFT: grpo (the default; its keys are grpo.*) or ppo (PPO with a learned critic, GAE; keys ppo.*). Sampling (grpo.prompts-per-step, group-size, temperature, top-k, max-new-tokens) is shared, so algorithms compare on the same rollouts",
             (e, v, k) => Str(v, k) is var a && LmAlgorithms.Names.Contains(a) ? e with { Options = e.Options with { Algorithm = a } }
                 : throw new ConfigError($"{k}: expected one of {string.Join(", ", LmAlgorithms.Names)}, got '{Str(v, k)}'")),
-        new("ppo.learning-rate", "PPO: Adam learning rate of the policy", (e, v, k) => P(e, p => p with { LearningRate = Dbl(v, k) })),
-        new("ppo.critic-learning-rate", "PPO: Adam learning rate of the critic (its own transformer copied from the policy at the start, and a value head)", (e, v, k) => P(e, p => p with { CriticLearningRate = Dbl(v, k) })),
-        new("ppo.clip-range", "PPO: ratio clip range epsilon", (e, v, k) => P(e, p => p with { ClipRange = Dbl(v, k) })),
-        new("ppo.value-clip", "PPO: value clip (0 disables the clipped value objective)", (e, v, k) => P(e, p => p with { ValueClip = Dbl(v, k) })),
-        new("ppo.value-coef", "PPO: weight of the value loss", (e, v, k) => P(e, p => p with { ValueCoef = Dbl(v, k) })),
-        new("ppo.gamma", "PPO: discount per token (1: the completion is one episode)", (e, v, k) => P(e, p => p with { Gamma = Dbl(v, k) })),
-        new("ppo.gae-lambda", "PPO: GAE lambda (1: Monte-Carlo return minus value; 0: one-step TD)", (e, v, k) => P(e, p => p with { GaeLambda = Dbl(v, k) })),
-        new("ppo.update-epochs", "PPO: passes over each batch", (e, v, k) => P(e, p => p with { UpdateEpochs = Int(v, k, 1) })),
-        new("ppo.mini-batches", "PPO: minibatches per pass", (e, v, k) => P(e, p => p with { MiniBatches = Int(v, k, 1) })),
-        new("ppo.max-grad-norm", "PPO: gradient clipping of the policy and of the critic, each (0 disables)", (e, v, k) => P(e, p => p with { MaxGradNorm = Dbl(v, k) })),
-        new("ppo.kl-coef", "PPO: per-token KL penalty to a frozen copy of the starting policy, subtracted from the rewards (0 disables)", (e, v, k) => P(e, p => p with { KlCoef = Dbl(v, k) })),
-        new("ppo.whiten-advantages", "PPO: normalise advantages over the batch's tokens", (e, v, k) => P(e, p => p with { WhitenAdvantages = Bool(v, k) })),
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
         new("runtime.max-staleness", "0: synchronous on-policy; n > 0: samplers may run n policy versions ahead, older rollouts are dropped", (e, v, k) => R(e, r => r with { MaxStaleness = Int(v, k, 0) })),
@@ -147,6 +135,23 @@ public static class ExperimentFile
     /// <summary>Every key an experiment file may set, with its meaning.</summary>
     public static IEnumerable<(string Name, string Doc)> Keys => KeyTable.Select(k => (k.Name, k.Doc));
 
+    /// <summary>The keys of the file: the fixed ones and every registered algorithm's options keys (<c>ppo.*</c>, ...), which an
+    /// algorithm declares next to its options record.</summary>
+    private static readonly ConfigKey<Experiment>[] KeyTable = [.. FixedKeys, .. LmAlgorithms.All.SelectMany(AlgorithmKeys)];
+
+    private static IEnumerable<ConfigKey<Experiment>> AlgorithmKeys(LmAlgorithmEntry algorithm) => algorithm.Keys.Select(key =>
+        new ConfigKey<Experiment>($"{algorithm.Name}.{key.Name}", key.Doc, (e, v, k) =>
+        {
+            object value = key.Type switch
+            {
+                AlgorithmKeyType.Number => Dbl(v, k),
+                AlgorithmKeyType.Count => Int(v, k, 1),
+                _ => Bool(v, k),
+            };
+            object options = e.Options.AlgorithmOptions is { } o && algorithm.OptionsType.IsInstanceOfType(o) ? o : Activator.CreateInstance(algorithm.OptionsType)!;
+            return e with { Options = e.Options with { AlgorithmOptions = key.Set(options, value) } };
+        }));
+
     /// <summary>Reads <paramref name="path"/> and applies <paramref name="overrides"/> ("key=value").</summary>
     public static Experiment Load(string path, IReadOnlyList<string> overrides)
     {
@@ -161,12 +166,16 @@ public static class ExperimentFile
         var read = ConfigReader.Apply(text, origin, overrides, KeyTable,
             source => new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
         var exp = read.Value with { EffectiveText = read.EffectiveText };
-        if (exp.Options.AlgorithmOptions is PpoOptions && exp.Options.Algorithm != "ppo")
-            throw new ConfigError($"{origin}: ppo.* keys are set but algorithm = \"{exp.Options.Algorithm}\"; add algorithm = \"ppo\" or remove them");
+        var algorithm = LmAlgorithms.Find(exp.Options.Algorithm);
+        if (exp.Options.AlgorithmOptions is { } set && !algorithm.OptionsType.IsInstanceOfType(set))
+        {
+            string other = LmAlgorithms.All.First(a => a.OptionsType.IsInstanceOfType(set)).Name;
+            throw new ConfigError($"{origin}: {other}.* keys are set but algorithm = \"{exp.Options.Algorithm}\"; add algorithm = \"{other}\" or remove them");
+        }
         try
         {
             exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate();
-            if (exp.Options.Algorithm == "ppo") (exp.Options.AlgorithmOptions as PpoOptions ?? new PpoOptions()).Validate();
+            algorithm.Validate(exp.Options.AlgorithmOptions ?? Activator.CreateInstance(algorithm.OptionsType)!);
         }
         catch (ArgumentException e) { throw read.Blame.Invalid(e, TaskProperties); }
         CheckLengths(exp.Options, read.Blame);
@@ -227,8 +236,6 @@ public static class ExperimentFile
     private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
-    private static Experiment P(Experiment e, Func<PpoOptions, PpoOptions> f) =>
-        e with { Options = e.Options with { AlgorithmOptions = f(e.Options.AlgorithmOptions as PpoOptions ?? new PpoOptions()) } };
 
     private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
     private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };

@@ -46,7 +46,47 @@ public sealed record LmAlgorithmContext(TransformerLm Policy, int EosId, int Pad
 /// <param name="Name">Name users write (<c>algorithm = ppo</c>).</param>
 /// <param name="OptionsType">The options record it takes.</param>
 /// <param name="Factory">Builds the algorithm; the options are of <paramref name="OptionsType"/>.</param>
-public sealed record LmAlgorithmEntry(string Name, Type OptionsType, Func<LmAlgorithmContext, object, ILmAlgorithm> Factory);
+public sealed record LmAlgorithmEntry(string Name, Type OptionsType, Func<LmAlgorithmContext, object, ILmAlgorithm> Factory)
+{
+    /// <summary>The experiment-file keys of its options record, each read as <c>{Name}.{key}</c> (e.g. <c>ppo.gamma</c>);
+    /// empty for GRPO, whose options are the <c>grpo.*</c> keys shared with sampling.</summary>
+    public IReadOnlyList<AlgorithmKey> Keys { get; init; } = [];
+    /// <summary>Checks an options record of <see cref="OptionsType"/>, throwing <see cref="ArgumentException"/> naming the key.</summary>
+    public Action<object> Validate { get; init; } = _ => { };
+}
+
+/// <summary>What kind of value an <see cref="AlgorithmKey"/> takes.</summary>
+public enum AlgorithmKeyType
+{
+    /// <summary>A number (double).</summary>
+    Number,
+    /// <summary>A whole number of at least 1.</summary>
+    Count,
+    /// <summary>true or false.</summary>
+    Flag,
+}
+
+/// <summary>
+/// One key of an algorithm's options record as an experiment file sets it, declared next to the record (so adding an
+/// algorithm adds its keys without touching the configuration code): its name under the algorithm's section, its meaning
+/// (printed by <c>rlactors keys</c>), its value type, and how a value changes the record.
+/// </summary>
+/// <param name="Name">Key within the algorithm's section, kebab-case (e.g. <c>gae-lambda</c>).</param>
+/// <param name="Doc">Its meaning.</param>
+/// <param name="Type">Its value type.</param>
+/// <param name="Set">(options, value as double, int or bool) → new options.</param>
+public sealed record AlgorithmKey(string Name, string Doc, AlgorithmKeyType Type, Func<object, object, object> Set)
+{
+    /// <summary>A number key of options record <typeparamref name="T"/>.</summary>
+    public static AlgorithmKey Number<T>(string name, string doc, Func<T, double, T> set) where T : class =>
+        new(name, doc, AlgorithmKeyType.Number, (o, v) => set((T)o, (double)v));
+    /// <summary>A whole-number key (at least 1) of options record <typeparamref name="T"/>.</summary>
+    public static AlgorithmKey Count<T>(string name, string doc, Func<T, int, T> set) where T : class =>
+        new(name, doc, AlgorithmKeyType.Count, (o, v) => set((T)o, (int)v));
+    /// <summary>A true/false key of options record <typeparamref name="T"/>.</summary>
+    public static AlgorithmKey Flag<T>(string name, string doc, Func<T, bool, T> set) where T : class =>
+        new(name, doc, AlgorithmKeyType.Flag, (o, v) => set((T)o, (bool)v));
+}
 
 /// <summary>The algorithms a run can choose by name: one line each.</summary>
 public static class LmAlgorithms
@@ -55,7 +95,7 @@ public static class LmAlgorithms
     public static IReadOnlyList<LmAlgorithmEntry> All { get; } =
     [
         Entry<GrpoOptions>("grpo", (ctx, o) => new GrpoAlgorithm(ctx, o)),
-        Entry<PpoOptions>("ppo", (ctx, o) => new PpoAlgorithm(ctx, o)),
+        Entry<PpoOptions>("ppo", (ctx, o) => new PpoAlgorithm(ctx, o)) with { Keys = PpoOptions.Keys, Validate = o => ((PpoOptions)o).Validate() },
     ];
 
     /// <summary>Names of the registered algorithms.</summary>

@@ -47,6 +47,26 @@ public sealed record PpoOptions
     /// <summary>Normalise advantages to mean 0, standard deviation 1 over the batch's unmasked tokens.</summary>
     public bool WhitenAdvantages { get; init; } = true;
 
+    /// <summary>The experiment-file keys (<c>ppo.*</c>) of this record.</summary>
+    public static IReadOnlyList<AlgorithmKey> Keys { get; } =
+    [
+        AlgorithmKey.Number<PpoOptions>("learning-rate", "PPO: Adam learning rate of the policy", (o, v) => o with { LearningRate = v }),
+        AlgorithmKey.Number<PpoOptions>("critic-learning-rate", "PPO: Adam learning rate of the critic (its own transformer copied from the policy at the start, and a value head)", (o, v) => o with { CriticLearningRate = v }),
+        AlgorithmKey.Number<PpoOptions>("adam-beta1", "PPO: Adam beta1 (policy and critic)", (o, v) => o with { AdamBeta1 = v }),
+        AlgorithmKey.Number<PpoOptions>("adam-beta2", "PPO: Adam beta2 (policy and critic)", (o, v) => o with { AdamBeta2 = v }),
+        AlgorithmKey.Number<PpoOptions>("adam-eps", "PPO: Adam epsilon (policy and critic)", (o, v) => o with { AdamEps = v }),
+        AlgorithmKey.Number<PpoOptions>("clip-range", "PPO: ratio clip range epsilon", (o, v) => o with { ClipRange = v }),
+        AlgorithmKey.Number<PpoOptions>("value-clip", "PPO: value clip (0 disables the clipped value objective)", (o, v) => o with { ValueClip = v }),
+        AlgorithmKey.Number<PpoOptions>("value-coef", "PPO: weight of the value loss", (o, v) => o with { ValueCoef = v }),
+        AlgorithmKey.Number<PpoOptions>("gamma", "PPO: discount per token (1: the completion is one episode)", (o, v) => o with { Gamma = v }),
+        AlgorithmKey.Number<PpoOptions>("gae-lambda", "PPO: GAE lambda (1: Monte-Carlo return minus value; 0: one-step TD)", (o, v) => o with { GaeLambda = v }),
+        AlgorithmKey.Count<PpoOptions>("update-epochs", "PPO: passes over each batch", (o, v) => o with { UpdateEpochs = v }),
+        AlgorithmKey.Count<PpoOptions>("mini-batches", "PPO: minibatches per pass", (o, v) => o with { MiniBatches = v }),
+        AlgorithmKey.Number<PpoOptions>("max-grad-norm", "PPO: gradient clipping of the policy and of the critic, each (0 disables)", (o, v) => o with { MaxGradNorm = v }),
+        AlgorithmKey.Number<PpoOptions>("kl-coef", "PPO: per-token KL penalty to a frozen copy of the starting policy, subtracted from the rewards (0 disables)", (o, v) => o with { KlCoef = v }),
+        AlgorithmKey.Flag<PpoOptions>("whiten-advantages", "PPO: normalise advantages over the batch's tokens", (o, v) => o with { WhitenAdvantages = v }),
+    ];
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
     public void Validate()
     {
