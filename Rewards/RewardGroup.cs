@@ -1,4 +1,5 @@
 using RlActors.Environments.Arithmetic;
+using RlActors.Environments.Tasks;
 
 namespace RlActors.Rewards;
 
@@ -28,6 +29,19 @@ public sealed record RewardGroup(
     IReadOnlyList<RewardSample> Samples,
     long PolicyVersion)
 {
+    private TaskRow? row;
+
+    /// <summary>
+    /// The task row the prompt came from: the prompt text, the ground-truth answer and every column by name. A reward that
+    /// reads only this (and the samples) works for any task; <see cref="Problem"/> is the arithmetic task's own view.
+    /// For the arithmetic task the row has the columns <c>prompt</c>, <c>answer</c>, <c>expression</c> and <c>solution</c>.
+    /// </summary>
+    public TaskRow Row
+    {
+        get => row ??= ArithmeticTaskSource.RowOf(Problem);
+        init => row = value;
+    }
+
     /// <summary>
     /// Builds a group from generated ids: decodes and parses each completion with <paramref name="tokenizer"/>;
     /// the prompt is <see cref="ArithmeticProblem.Prompt"/>.

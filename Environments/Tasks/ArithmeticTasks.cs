@@ -14,11 +14,14 @@ public sealed class ArithmeticTaskSource(ArithmeticGenerator generator) : ITaskS
     public long? Count => null;
 
     /// <inheritdoc/>
-    public TaskRow Get(long index)
+    public TaskRow Get(long index) => RowOf(generator.Get(index));
+
+    /// <summary>The row of problem <paramref name="p"/>: its prompt, its value as the answer, and the columns <c>prompt</c>,
+    /// <c>answer</c>, <c>expression</c> and <c>solution</c> (the reference completion).</summary>
+    public static TaskRow RowOf(ArithmeticProblem p)
     {
-        var p = generator.Get(index);
         string answer = p.Answer.ToString(CultureInfo.InvariantCulture);
-        return new TaskRow(index, p.Prompt, answer, new Dictionary<string, string>
+        return new TaskRow(p.Index, p.Prompt, answer, new Dictionary<string, string>
         {
             ["prompt"] = p.Prompt, ["answer"] = answer, ["expression"] = p.Expression, ["solution"] = p.ReferenceCompletion,
         });
