@@ -1,3 +1,4 @@
+using RlActors.Policies.Training;
 using System.Globalization;
 using System.Text.Json;
 using RlActors.Actors.Persistence;
@@ -36,6 +37,7 @@ public static class StoreCommands
         // Only the model's shape is needed: parse the recorded text without preparing a run (no data set is loaded).
         Func<byte[], TorchSharp.torch.nn.Module> build;
         string what;
+        RlvrOptions? lmOptions = null; // set for an LM algorithm whose export holds more than the policy
         switch (ConfigReader.Peek(state.ConfigText, [], "kind"))
         {
             case ExperimentKinds.Ccl:
@@ -49,15 +51,26 @@ public static class StoreCommands
                 what = $"velocity field {spec}";
                 break;
             default:
-                var config = ExperimentFile.Parse(state.ConfigText, origin, []).Options.Model;
-                build = weights => { var lm = new TransformerLm(config, 0); lm.LoadWeights(weights); return lm; };
+                var options = ExperimentFile.Parse(state.ConfigText, origin, []).Options;
+                build = weights => { var lm = new TransformerLm(options.Model, 0); lm.LoadWeights(weights); return lm; };
                 what = "policy";
+                if (options.Algorithm != "grpo") { lmOptions = options; what = $"policy and {options.Algorithm}'s own tensors"; }
                 break;
         }
         var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"))
             ?? throw new ConfigError($"experiment '{name}' has no valid checkpoint to export (set runtime.checkpoint-every)");
         var checkpoint = TrainingCheckpoint.Decode(latest.Data);
-        using (var model = build(checkpoint.PolicyWeights)) SafetensorsExport.Write(model, outPath);
+        if (lmOptions is not null)
+        {
+            // An algorithm with tensors of its own (PPO's critic): the policy's tensors under their names, the algorithm's
+            // under its (e.g. critic.*, value_head.*), restored from the checkpoint through the algorithm itself.
+            using var core = new ArithmeticRlvr(lmOptions);
+            core.LoadCheckpoint(checkpoint);
+            var tensors = core.Policy.state_dict();
+            foreach (var (key, tensor) in core.Algorithm.ExportTensors()) tensors[key] = tensor;
+            SafetensorsExport.Write(tensors, outPath);
+        }
+        else using (var model = build(checkpoint.PolicyWeights)) SafetensorsExport.Write(model, outPath);
         output.WriteLine($"wrote {outPath}: {what} of '{name}' at step {checkpoint.Step} (weights sha256 {checkpoint.WeightsSha256})");
         return 0;
     }

@@ -30,6 +30,16 @@ public static class SafetensorsExport
         File.Move(tmp, full, overwrite: true);
     }
 
+    /// <summary>Writes named tensors (e.g. a policy's state and an algorithm's own tensors) to <paramref name="path"/> atomically.</summary>
+    public static void Write(IReadOnlyDictionary<string, TorchSharp.torch.Tensor> tensors, string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string tmp = full + ".tmp";
+        Safetensors.SaveStateDict(tmp, tensors.ToDictionary(kv => kv.Key, kv => kv.Value));
+        File.Move(tmp, full, overwrite: true);
+    }
+
     /// <summary>Reads a safetensors file written by <see cref="Write(TransformerLm, string)"/> into a model of <paramref name="config"/>.</summary>
     public static TransformerLm Read(LmConfig config, string path)
     {

@@ -42,4 +42,26 @@ public class ExportCommandTests
         Assert.False(File.Exists(dir["nope.safetensors"]));
     }
 
+    [Fact]
+    public async Task Export_of_a_ppo_run_holds_the_policy_and_the_critic_with_its_value_head()
+    {
+        using var dir = new TempFolder();
+        // The length penalty gives every completion a non-zero return, so the critic has something to fit in 3 steps.
+        await Experiments.RunTiny(dir, "p", $$"""
+            algorithm = ppo
+            rewards = [ { type = "MyLab.Rewards.LengthPenalty, MyLab.Rewards", assembly = {{Experiments.Quote(Repo.MyLabRewardsDll)}} } ]
+            """);
+        await using (var export = await CliProcess.RunAsync(dir.Path, Timeout, "export", "p", "--out", "p.safetensors"))
+        {
+            Experiments.AssertSucceeded(export);
+            Assert.Contains("ppo", export.Stdout);
+        }
+        var tensors = SafetensorsFile.Read(dir["p.safetensors"]);
+        Assert.Equal([23L, 16L], tensors["tok.weight"].Shape); // the policy, under its own names
+        Assert.Equal([1L, 16L], tensors["value_head.weight"].Shape); // the critic's value head: d-model -> 1
+        Assert.Contains(tensors.Keys, k => k.StartsWith("critic.", StringComparison.Ordinal));
+        // The critic trained for 3 steps: its trunk is no longer the policy's copy, and its head is no longer zero.
+        Assert.Contains(tensors["value_head.weight"].Values, v => v != 0);
+        Assert.All(tensors, t => Assert.All(t.Value.Values, v => Assert.True(float.IsFinite(v), $"{t.Key} has {v}")));
+    }
 }
