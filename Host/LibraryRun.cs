@@ -89,7 +89,7 @@ public static class LibraryRun
             {
                 metrics.Flush();
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[grpo] step {step,5}/{o.GrpoSteps}  reward_mean {m[GrpoMetrics.RewardMean]:F3}  accuracy {m[GrpoMetrics.Accuracy]:F3}  " +
+                    $"[{o.Algorithm}] step {step,5}/{o.GrpoSteps}  reward_mean {m[GrpoMetrics.RewardMean]:F3}  accuracy {m[GrpoMetrics.Accuracy]:F3}  " +
                     $"loss {m[GrpoMetrics.Loss]:+0.0000;-0.0000;0.0000}  clip_frac {m[GrpoMetrics.ClipFrac]:F3}  approx_kl {m[GrpoMetrics.ApproxKl]:E1}  " +
                     $"entropy {m[GrpoMetrics.Entropy]:F3}  zero_std_groups {m[GrpoMetrics.ZeroStdGroups]:F0}/{o.Grpo.PromptsPerStep}  " +
                     $"{CapoPart(m)}({grpoWatch.Elapsed.TotalSeconds / step:F2} s/step)"));
@@ -106,7 +106,7 @@ public static class LibraryRun
             ["seconds"] = total.Elapsed.TotalSeconds,
         };
         File.WriteAllText(Path.Combine(dir, "summary.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
-        log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: held-out accuracy {sftAccuracy:P1} after SFT -> {final.Accuracy:P1} after GRPO " +
+        log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: held-out accuracy {sftAccuracy:P1} after SFT -> {final.Accuracy:P1} after {o.Algorithm.ToUpperInvariant()} " +
                       $"({100 * (final.Accuracy - sftAccuracy):+0.0;-0.0} points)");
         return Task.FromResult(0);
     }
