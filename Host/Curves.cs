@@ -35,10 +35,6 @@ public static class Curves
         plot.SavePng(path, 800, 450);
     }
 
-    /// <summary>The metrics of a GRPO held-out evaluation, as eval.jsonl and the journal keep them.</summary>
-    public static IReadOnlyDictionary<string, double> GrpoEvalMetrics(double accuracy, double stepAccuracy, int problems) =>
-        new Dictionary<string, double> { ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems };
-
     /// <summary>One eval.jsonl line: phase, step, then every metric.</summary>
     public static string EvalLine(string phase, long step, IReadOnlyDictionary<string, double> metrics)
     {

@@ -85,7 +85,7 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     public void Log(string line) { lock (gate) Write(line); }
 
     /// <inheritdoc />
-    public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; {display.Title} starts");
+    public void PhaseDone(string phase, double seconds) => Log($"[{phase}]  done in {seconds:F1} s; {display.Title} starts");
 
     /// <inheritdoc />
     public void StepCompleted(StepReport r)
@@ -107,25 +107,17 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     }
 
     /// <inheritdoc />
-    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems)
-    {
-        lock (gate)
-        {
-            if (phase == "sft") sftAccuracy = accuracy;
-            if (phase == "final") finalAccuracy = accuracy;
-            evalCurve.Add((step, accuracy));
-            evals.WriteLine(Curves.EvalLine(phase, step, Curves.GrpoEvalMetrics(accuracy, stepAccuracy, problems)));
-            evals.Flush();
-            Write($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
-        }
-    }
-
-    /// <inheritdoc />
     public void Evaluation(EvalReport report)
     {
         lock (gate)
         {
-            if (report.Metrics.TryGetValue(display.EvalMetric, out var value)) evalCurve.Add((report.Step, value));
+            if (report.Metrics.TryGetValue(display.EvalMetric, out var value))
+            {
+                evalCurve.Add((report.Step, value));
+                // The closing line compares the warm-up's evaluation ("sft", GRPO's) with the final one, when there are both.
+                if (report.Phase == "sft") sftAccuracy = value;
+                if (report.Phase == "final") finalAccuracy = value;
+            }
             evals.WriteLine(Curves.EvalLine(report.Phase, report.Step, report.Metrics));
             evals.Flush();
             Write(display.EvalLine(report));

@@ -33,14 +33,7 @@ public sealed class PersistingObserver(IExperimentObserver inner, IActorRef jour
     /// <inheritdoc />
     public void Log(string line) => inner.Log(line);
     /// <inheritdoc />
-    public void SftDone(double seconds) => inner.SftDone(seconds);
-    /// <inheritdoc />
-    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems)
-    {
-        var metrics = new Dictionary<string, double> { ["accuracy"] = accuracy, ["step_accuracy"] = stepAccuracy, ["problems"] = problems };
-        journal.Tell(new ExperimentJournal.Record(new EvaluationRecorded(phase, step, metrics, DateTime.UtcNow)));
-        inner.Evaluated(phase, step, accuracy, stepAccuracy, problems);
-    }
+    public void PhaseDone(string phase, double seconds) => inner.PhaseDone(phase, seconds);
 
     /// <inheritdoc />
     public void Evaluation(EvalReport report)
