@@ -46,7 +46,7 @@ public static class ClusterRun
         // this early check answers before Akka starts and before anything is printed.
         if (ExperimentRecords.ListNames(store.Location).Contains(exp.Name, StringComparer.Ordinal))
             throw new ConfigError(AlreadyExists(exp.Name, store));
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: false, null, log, ct);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease: null, resuming: false, null, log, ct);
     }
 
     private static string AlreadyExists(string name, CheckpointStore store) =>
@@ -64,7 +64,7 @@ public static class ClusterRun
         if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
         var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
-        StoreSupport.ThrowIfHeldByAnother(store, a.Name); // "being run elsewhere" says more than anything checked below
+        ExperimentLease.ThrowIfHeldByAnother(store, a.Name); // "being run elsewhere" says more than anything checked below
         string origin = $"{store.Location} experiment {a.Name}";
         // Without --steps the total is the journal's: the latest `resume --steps N` (or the run's own) wins over the file's.
         var exp = RunnableExperiment.Parse(state.ConfigText, origin, [], a.Steps ?? (state.TotalSteps > 0 ? state.TotalSteps : null));
@@ -91,24 +91,12 @@ public static class ClusterRun
                           $"{StoreSupport.CodeVersion}: it continues, but a resume is bitwise exact only with the code that started it");
 
         // The single-writer lease comes before any file is touched: a second host must not rewrite a running host's files.
-        StoreSupport.AcquireLease(store, a.Name, log);
-
-        // metrics.jsonl gets each step exactly once: the steps up to the checkpoint come from the journal, the rest are redone.
-        // eval.jsonl keeps the evaluations up to the checkpoint; later ones are redone too.
+        var lease = ExperimentLease.Take(store, a.Name, log.WriteLine);
         string dir = Path.Combine("runs", a.Name);
-        Directory.CreateDirectory(dir);
-        using (var metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: false))
-            foreach (var step in events.OfType<StepCompleted>().Where(e => e.Step <= from).OrderBy(e => e.Step))
-                metrics.WriteLine(Curves.MetricsLine(step.Step, step.Metrics));
-        // eval.jsonl: from the journal when it holds the evaluations (also on a machine without the run folder; the last of
-        // each phase and step wins: a redone evaluation equals the first); an older store's runs keep their file's rows.
-        var evaluations = events.OfType<EvaluationRecorded>().Where(e => e.Step <= from)
-            .GroupBy(e => (e.Phase, e.Step)).Select(g => g.Last()).ToList();
-        if (evaluations.Count > 0)
-            File.WriteAllLines(Path.Combine(dir, "eval.jsonl"), evaluations.Select(e => Curves.EvalLine(e.Phase, e.Step, e.Metrics)));
-        else Curves.KeepRowsUpTo(Path.Combine(dir, "eval.jsonl"), from);
+        try { RunFiles.RebuildForResume(dir, events, from); }
+        catch { lease.Release(); throw; }
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, resuming: true, checkpoint, log, ct, latest?.Info);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease, resuming: true, checkpoint, log, ct, latest?.Info);
     }
 
     /// <summary>How long a stop (SIGINT, SIGTERM) may take to checkpoint the last completed step before the command gives up with exit 1.</summary>
@@ -116,17 +104,16 @@ public static class ClusterRun
 
     /// <summary>
     /// Starts the host node and runs (or continues, when <paramref name="resuming"/>, from <paramref name="checkpoint"/> or
-    /// from scratch without one) the experiment, whatever its kind. When
+    /// from scratch without one) the experiment, whatever its kind, holding <paramref name="lease"/> (taken here when null). When
     /// <paramref name="ct"/> is cancelled (SIGINT, SIGTERM) the experiment stops at the next step boundary, its last
     /// completed step is checkpointed and the stop journaled, then the node leaves the cluster; the exit code is then
     /// the signal's (130 or 143), or 1 when the checkpoint could not be stored within <see cref="StopTimeout"/>.
     /// </summary>
     private static async Task<int> Launch(IRunnableExperiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
-        bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null)
+        ExperimentLease? lease, bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
-        string owner = StoreSupport.AcquireLease(store, exp.Name, log); // resume holds it already: then this renews it
-        using var renew = new Timer(_ => store.RenewLease(exp.Name, owner, StoreSupport.LeaseTtl), null, StoreSupport.LeaseTtl / 3, StoreSupport.LeaseTtl / 3);
+        using var held = lease ?? ExperimentLease.Take(store, exp.Name, log.WriteLine);
 
         bool createdDir = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
@@ -143,11 +130,10 @@ public static class ClusterRun
                                                              "\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n");
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
-        IActorRef? journal = null;
         try
         {
             // The journal needs no cluster: its recovery (the SQL plugin starting up) runs while the node joins.
-            journal = system.ActorOf(ExperimentJournal.Props(exp.Name), "journal");
+            var run = new RunLifecycle(system, store, exp.Name);
             using var joinTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             joinTimeout.CancelAfter(TimeSpan.FromSeconds(30));
             try { await ClusterNode.WhenUp(system, joinTimeout.Token); }
@@ -158,31 +144,23 @@ public static class ClusterRun
             }
             log.WriteLine($"cluster host up at {a.PublicHostname ?? a.Hostname}:{port}" + (exp.WorkerRoles is { } roles
                 ? $"; add workers with: dotnet run --project Host -- node --seed {a.PublicHostname ?? a.Hostname}:{port} --roles {roles}" : ""));
-            var first = !resuming
-                ? (IExperimentEvent)new ExperimentStarted(exp.Name, exp.EffectiveText, ExperimentState.Sha256Hex(exp.EffectiveText), exp.Seed,
-                    StoreSupport.CodeVersion, exp.TotalSteps, DateTime.UtcNow)
-                : new ExperimentResumed(checkpoint?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", DateTime.UtcNow);
             // A run must know that its start was recorded (the name may be taken) before anything runs. A resume does not wait
-            // for its two records before starting the experiment: the journal persists records in the order it receives
-            // them, so the experiment's own events come after these; both are confirmed before the progress is awaited.
-            var started = journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(first), TimeSpan.FromSeconds(30));
-            // A SIGKILL can fall between storing a checkpoint and journaling it: the store then has a checkpoint the journal
-            // does not list. Resuming from it records it (the journal ignores an id it knows), so the journal's checkpoint
-            // list and its pruning stay in step with the store.
-            if (resumedFrom is { } rf)
-                journal.Tell(new ExperimentJournal.Record(new CheckpointSaved(rf.Step, rf.CheckpointId, rf.Sha256, rf.Size, DateTime.UtcNow)));
-            var totalChanged = resuming
-                ? journal.Ask<ExperimentJournal.Recorded>(new ExperimentJournal.Record(new TotalStepsChanged(exp.TotalSteps, DateTime.UtcNow)), TimeSpan.FromSeconds(30))
-                : Task.FromResult(new ExperimentJournal.Recorded(0, false));
-            if (!resuming && !(await started).Applied)
+            // for its records before starting the experiment: the journal persists records in the order it receives them, so
+            // the experiment's own events come after these; they are confirmed before the progress is awaited.
+            var recorded = Task.CompletedTask;
+            if (!resuming)
             {
-                if (createdDir) Directory.Delete(dir, recursive: true);
-                await Console.Error.WriteLineAsync($"error: {AlreadyExists(exp.Name, store)}");
-                return 2;
+                if (!await run.RecordStart(exp.EffectiveText, exp.Seed, StoreSupport.CodeVersion, exp.TotalSteps))
+                {
+                    if (createdDir) Directory.Delete(dir, recursive: true);
+                    await Console.Error.WriteLineAsync($"error: {AlreadyExists(exp.Name, store)}");
+                    return 2;
+                }
             }
-            var observer = new PersistingObserver(files, journal, store, exp.Name, exp.KeepCheckpoints);
+            else recorded = run.RecordResume(checkpoint?.Step ?? 0, $"{a.PublicHostname ?? a.Hostname}:{port}", resumedFrom, exp.TotalSteps);
+            var observer = run.Observer(files, exp.KeepCheckpoints);
             var experiment = system.ActorOf(exp.Coordinator(observer, checkpoint, dir, log), "experiment");
-            await Task.WhenAll(started, totalChanged);
+            await recorded;
             var stopWindow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var reg = ct.Register(() =>
             {
@@ -196,15 +174,12 @@ public static class ClusterRun
             {
                 await Console.Error.WriteLineAsync($"failed: the experiment did not store its shutdown checkpoint within {StopTimeout.TotalSeconds:F0} s " +
                     $"(is the store {store.Location} reachable?); 'resume {exp.Name}' continues from the last checkpoint stored");
-                journal.Tell(new ExperimentJournal.Record(new ExperimentFailed($"stopped, but the shutdown checkpoint was not stored within {StopTimeout.TotalSeconds:F0} s", DateTime.UtcNow)));
-                await journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+                await run.RecordStopTimedOut(StopTimeout);
                 return 1;
             }
             int code = await progress;
             system.Stop(experiment);
-            await observer.Flushed.WaitAsync(TimeSpan.FromSeconds(60));
-            // The journal answers in order: once it replies, every event recorded before is persisted.
-            await journal.Ask<ExperimentState>(ExperimentJournal.GetState.Instance, TimeSpan.FromSeconds(30));
+            await run.Flush(observer);
             if (code == RunObserver.StoppedOnRequest)
             {
                 log.WriteLine($"stopped; continue it with: rlactors resume {exp.Name} (store {store.Location})");
@@ -214,7 +189,7 @@ public static class ClusterRun
         }
         finally
         {
-            store.ReleaseLease(exp.Name, owner);
+            held.Release();
             await Cluster.Get(system).LeaveAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             await host.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)).ContinueWith(_ => { });
             await TorchIdle();

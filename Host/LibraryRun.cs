@@ -84,7 +84,7 @@ public static class LibraryRun
         {
             ct.ThrowIfCancellationRequested();
             var m = trainer.GrpoStep();
-            metrics.WriteLine(Curves.MetricsLine(step, m));
+            metrics.WriteLine(RlActors.Actors.Persistence.RunFiles.MetricsLine(step, m));
             if (step % exp.LogEvery == 0 || step == o.GrpoSteps)
             {
                 metrics.Flush();

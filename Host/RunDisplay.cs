@@ -43,9 +43,12 @@ public sealed record RunDisplay
         Title = algorithm.ToUpperInvariant(),
         CurveMetric = GrpoMetrics.RewardMean,
         CurveLabel = "training reward",
-        EvalMetric = "accuracy",
+        EvalMetric = LmEvalMetrics.Accuracy,
         EvalLabel = "held-out accuracy",
         EvalValue = Percent,
+        // Percentages in the current culture, as this line has always been written.
+        EvalLine = r => $"[eval] {r.Phase,-5} step {r.Step,5}  accuracy {r.Metrics[LmEvalMetrics.Accuracy]:P1}  " +
+                        $"step-accuracy {r.Metrics[LmEvalMetrics.StepAccuracy]:P1}  on {r.Metrics[LmEvalMetrics.Problems]:F0} held-out problems",
         Summary = (r, total) => F($"step {r.Step}/{total}  reward {r.Metrics[GrpoMetrics.RewardMean]:F3}  acc {r.Metrics[GrpoMetrics.Accuracy]:F3}  {r.Metrics[RuntimeMetrics.TokensPerSecond]:N0} tok/s"),
         Line = (r, total, eta) =>
         {

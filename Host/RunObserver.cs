@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using RlActors.Actors.Experiment;
+using RlActors.Actors.Persistence;
 
 namespace RlActors.Host;
 
@@ -54,8 +55,8 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
         this.logEvery = logEvery;
         this.totalSteps = totalSteps;
         LoadEarlierRows();
-        metrics = new StreamWriter(Path.Combine(dir, "metrics.jsonl"), append: true);
-        evals = new StreamWriter(Path.Combine(dir, "eval.jsonl"), append: true);
+        metrics = new StreamWriter(Path.Combine(dir, RunFiles.Metrics), append: true);
+        evals = new StreamWriter(Path.Combine(dir, RunFiles.Evaluations), append: true);
     }
 
     /// <summary>A resumed run's files already hold the steps and evaluations up to its checkpoint: curves.png and the
@@ -64,10 +65,10 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     {
         static double? Number(Dictionary<string, JsonElement> row, string key) =>
             row.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
-        foreach (var row in Curves.ReadRows(Path.Combine(dir, "metrics.jsonl")))
+        foreach (var row in RunFiles.ReadRows(Path.Combine(dir, RunFiles.Metrics)))
             if (Number(row, "step") is double step && Number(row, display.CurveMetric) is double value)
                 curve.Add(((long)step, value));
-        foreach (var row in Curves.ReadRows(Path.Combine(dir, "eval.jsonl")))
+        foreach (var row in RunFiles.ReadRows(Path.Combine(dir, RunFiles.Evaluations)))
         {
             if (Number(row, "step") is not double step || Number(row, display.EvalMetric) is not double value) continue;
             evalCurve.Add(((long)step, value));
@@ -85,14 +86,14 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     public void Log(string line) { lock (gate) Write(line); }
 
     /// <inheritdoc />
-    public void SftDone(double seconds) => Log($"[sft]  done in {seconds:F1} s; {display.Title} starts");
+    public void PhaseDone(string phase, double seconds) => Log($"[{phase}]  done in {seconds:F1} s; {display.Title} starts");
 
     /// <inheritdoc />
     public void StepCompleted(StepReport r)
     {
         lock (gate)
         {
-            metrics.WriteLine(Curves.MetricsLine(r.Step, r.Metrics));
+            metrics.WriteLine(RunFiles.MetricsLine(r.Step, r.Metrics));
             metrics.Flush();
             curve.Add((r.Step, r.Metrics[display.CurveMetric]));
             stepsHere++;
@@ -107,26 +108,18 @@ public sealed class RunObserver : IExperimentObserver, IDisposable
     }
 
     /// <inheritdoc />
-    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems)
-    {
-        lock (gate)
-        {
-            if (phase == "sft") sftAccuracy = accuracy;
-            if (phase == "final") finalAccuracy = accuracy;
-            evalCurve.Add((step, accuracy));
-            evals.WriteLine(Curves.EvalLine(phase, step, Curves.GrpoEvalMetrics(accuracy, stepAccuracy, problems)));
-            evals.Flush();
-            Write($"[eval] {phase,-5} step {step,5}  accuracy {accuracy:P1}  step-accuracy {stepAccuracy:P1}  on {problems} held-out problems");
-        }
-    }
-
-    /// <inheritdoc />
     public void Evaluation(EvalReport report)
     {
         lock (gate)
         {
-            if (report.Metrics.TryGetValue(display.EvalMetric, out var value)) evalCurve.Add((report.Step, value));
-            evals.WriteLine(Curves.EvalLine(report.Phase, report.Step, report.Metrics));
+            if (report.Metrics.TryGetValue(display.EvalMetric, out var value))
+            {
+                evalCurve.Add((report.Step, value));
+                // The closing line compares the warm-up's evaluation ("sft", GRPO's) with the final one, when there are both.
+                if (report.Phase == "sft") sftAccuracy = value;
+                if (report.Phase == "final") finalAccuracy = value;
+            }
+            evals.WriteLine(RunFiles.EvalLine(report.Phase, report.Step, report.Metrics));
             evals.Flush();
             Write(display.EvalLine(report));
             DrawCurves();

@@ -140,7 +140,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         if (settings.ResumeFrom is not null) CheckpointAlreadyStored(version);
         if (settings.ResumeFrom is null)
         {
-            Observer.SftDone(r.SftSeconds);
+            Observer.PhaseDone("sft", r.SftSeconds);
             learner.Tell(new Evaluate("sft", 0));
         }
         if (version >= TotalSteps) { Finish(); return; }
@@ -318,7 +318,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
 
     private void OnEvaluated(Evaluated e)
     {
-        Observer.Evaluated(e.Phase, e.Step, e.Accuracy, e.StepAccuracy, e.Problems);
+        Observer.Evaluation(new EvalReport(e.Phase, e.Step, LmEvalMetrics.Of(e.Accuracy, e.StepAccuracy, e.Problems)));
         if (e.Phase == "final")
         {
             Observer.Finished(weights[version].Bytes);

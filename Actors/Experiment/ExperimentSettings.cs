@@ -48,10 +48,11 @@ public sealed record ExperimentSettings(string Name, RlvrOptions Options, Runtim
 /// <summary>One completed step, as written to metrics.jsonl.</summary>
 public sealed record StepReport(long Step, long PolicyVersion, IReadOnlyDictionary<string, double> Metrics);
 
-/// <summary>A held-out evaluation with named metrics, as written to eval.jsonl (supervised experiments).</summary>
-/// <param name="Phase">"epoch" after an epoch's last step, "final" at the end of a run that did not end on an epoch boundary.</param>
+/// <summary>A held-out evaluation with named metrics, as written to eval.jsonl and journaled, for every kind of experiment.</summary>
+/// <param name="Phase">The kind's name for the moment it was measured: GRPO "sft" (after the warm-up) and "final"; supervised
+/// "epoch" (after an epoch's last step) and "final"; flow "pretrained" and "eval".</param>
 /// <param name="Step">The step after which it was measured.</param>
-/// <param name="Metrics">Metric name to value (e.g. test_accuracy, validation_accuracy, epoch).</param>
+/// <param name="Metrics">Metric name to value (e.g. <see cref="LmEvalMetrics"/>; test_accuracy, validation_accuracy, epoch).</param>
 public sealed record EvalReport(string Phase, long Step, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>What the experiment tells the process that hosts it (progress display, metrics files). Called from the actor: keep it quick.</summary>
@@ -59,16 +60,15 @@ public interface IExperimentObserver
 {
     /// <summary>A line for the log.</summary>
     void Log(string line);
-    /// <summary>The SFT warm-up ended.</summary>
-    void SftDone(double seconds);
+    /// <summary>A phase of the run before its steps ended, e.g. "sft" (the supervised warm-up of a GRPO run), after
+    /// <paramref name="seconds"/>.</summary>
+    void PhaseDone(string phase, double seconds) { }
     /// <summary>The learner's state after a step, to be stored (every runtime.checkpoint-every steps, after the last, and on a stop).</summary>
     void CheckpointTaken(long step, Policies.Checkpoints.TrainingCheckpoint checkpoint);
     /// <summary>A step finished.</summary>
     void StepCompleted(StepReport report);
     /// <summary>A held-out evaluation finished.</summary>
-    void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems);
-    /// <summary>A held-out evaluation of a supervised experiment finished (GRPO's greedy evaluation reports through <see cref="Evaluated"/>).</summary>
-    void Evaluation(EvalReport report) { }
+    void Evaluation(EvalReport report);
     /// <summary>The experiment ran to the end.</summary>
     void Finished(byte[] finalWeights);
     /// <summary>The experiment cannot go on.</summary>
@@ -77,6 +77,22 @@ public interface IExperimentObserver
     /// step. Its checkpoint, when one was taken, was handed to <see cref="CheckpointTaken"/> before this call (it may still be being saved).
     /// Step 0 of a fresh run has no checkpoint: the SFT warm-up was abandoned.</summary>
     void Stopped(long step, string reason);
+}
+
+/// <summary>Fixed names of the metrics of a language-model policy's held-out evaluation (GRPO, PPO: greedy answers to
+/// held-out problems), as eval.jsonl and the journal keep them.</summary>
+public static class LmEvalMetrics
+{
+    /// <summary>Share of problems whose final answer is right.</summary>
+    public const string Accuracy = "accuracy";
+    /// <summary>Share of intermediate steps that are right.</summary>
+    public const string StepAccuracy = "step_accuracy";
+    /// <summary>Number of held-out problems.</summary>
+    public const string Problems = "problems";
+
+    /// <summary>The metrics of one evaluation, in the order eval.jsonl writes them.</summary>
+    public static IReadOnlyDictionary<string, double> Of(double accuracy, double stepAccuracy, int problems) =>
+        new Dictionary<string, double> { [Accuracy] = accuracy, [StepAccuracy] = stepAccuracy, [Problems] = problems };
 }
 
 /// <summary>Fixed names of the runtime's metrics (in addition to <see cref="Policies.Grpo.GrpoMetrics"/>).</summary>

@@ -77,9 +77,9 @@ public static class PipelineBench
         public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public string? Error { get; private set; }
         public void Log(string line) { }
-        public void SftDone(double seconds) => Stamps.Add(watch.Elapsed.TotalSeconds);
+        public void PhaseDone(string phase, double seconds) => Stamps.Add(watch.Elapsed.TotalSeconds);
         public void StepCompleted(StepReport report) => Stamps.Add(watch.Elapsed.TotalSeconds);
-        public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) { }
+        public void Evaluation(EvalReport report) { }
         public void Finished(byte[] finalWeights) => Done.TrySetResult(0);
         public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) { }
         public void Failed(string reason) { Error = reason; Done.TrySetResult(1); }

@@ -53,7 +53,7 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
         var seen = Run(Settings([Outcome]), observer, events);
 
         var finished = Assert.IsType<Finished>(seen[^1]);
-        Assert.IsType<SftDone>(seen.First(e => e is not Logged));
+        Assert.Equal("sft", Assert.IsType<PhaseDone>(seen.First(e => e is not Logged)).Phase);
         var reports = Reports(seen);
         Assert.Equal([1L, 2L, 3L], reports.Select(r => r.Step));
         Assert.Equal([1L, 2L, 3L], reports.Select(r => r.PolicyVersion));
@@ -110,7 +110,7 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
             // Told from inside the experiment's own callbacks, so they are handled right after the current message:
             // before any sampler's rollouts of the planned steps and before the learner's next reply.
             // With max-staleness 1, steps 1 and 2 are planned (sampled with v0) as soon as SFT is done; version 0 - (-2) > 1.
-            AtSftDone = () => new SlotRollouts("tiny", 2, 1, -2, "intruder", [Fake(0), Fake(1)], 8, 0),
+            AtPhaseDone = () => new SlotRollouts("tiny", 2, 1, -2, "intruder", [Fake(0), Fake(1)], 8, 0),
             // Step 1 has just been trained: its rollouts are duplicates now.
             AtStepCompleted = r => r.Step == 1 ? new SlotRollouts("tiny", 1, 0, 0, "intruder", [Fake(0), Fake(1), Fake(2)], 12, 0) : null,
         };
@@ -132,7 +132,7 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
         var observer = new ProbeObserver(events)
         {
             InjectAs = asker,
-            AtSftDone = () => new WeightsProtocol.GetWeights(0),
+            AtPhaseDone = () => new WeightsProtocol.GetWeights(0),
             AtStepCompleted = r => new WeightsProtocol.GetWeights(7),
         };
         var seen = Run(Settings([Outcome]) with { Options = Tiny.Options(grpoSteps: 1) }, observer, events);
@@ -146,7 +146,7 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
 
 /// <summary>What the observer saw, as messages to a probe.</summary>
 internal sealed record Logged(string Line);
-internal sealed record SftDone(double Seconds);
+internal sealed record PhaseDone(string Phase, double Seconds);
 internal sealed record StepCompleted(StepReport Report) { public override string ToString() => $"step {Report.Step}"; }
 internal sealed record EvaluatedAt(string Phase, long Step, double Accuracy, int Problems);
 internal sealed record Finished(byte[] Weights) { public override string ToString() => "finished"; }
@@ -163,7 +163,7 @@ internal sealed class ProbeObserver(IActorRef probe) : IExperimentObserver
 
     public IActorRef? Experiment { get => experiment; set => experiment = value; }
     public IActorRef? InjectAs { get; init; }
-    public Func<object?>? AtSftDone { get; init; }
+    public Func<object?>? AtPhaseDone { get; init; }
     public Func<StepReport, object?>? AtStepCompleted { get; init; }
 
     private void Inject(object? message)
@@ -175,9 +175,11 @@ internal sealed class ProbeObserver(IActorRef probe) : IExperimentObserver
     }
 
     public void Log(string line) => probe.Tell(new Logged(line));
-    public void SftDone(double seconds) { Inject(AtSftDone?.Invoke()); probe.Tell(new SftDone(seconds)); }
+    public void PhaseDone(string phase, double seconds) { Inject(AtPhaseDone?.Invoke()); probe.Tell(new PhaseDone(phase, seconds)); }
     public void StepCompleted(StepReport report) { Inject(AtStepCompleted?.Invoke(report)); probe.Tell(new StepCompleted(report)); }
-    public void Evaluated(string phase, long step, double accuracy, double stepAccuracy, int problems) => probe.Tell(new EvaluatedAt(phase, step, accuracy, problems));
+    public void Evaluation(EvalReport report) => probe.Tell(report.Metrics.TryGetValue(LmEvalMetrics.Accuracy, out var accuracy)
+        ? new EvaluatedAt(report.Phase, report.Step, accuracy, (int)report.Metrics[LmEvalMetrics.Problems])
+        : report);
     public void Finished(byte[] finalWeights) => probe.Tell(new Finished(finalWeights));
     public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) => probe.Tell(new CheckpointAt(step, checkpoint));
     public void Failed(string reason) => probe.Tell(new Failed(reason));

@@ -57,7 +57,7 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
         Assert.Equal(fullLosses.Skip(2), resumedSteps.Select(r => r.Metrics["loss"]));
         Assert.NotEqual(resumeFrom.PolicyWeights, resumedWeights);
         Assert.Equal(fullWeights, resumedWeights);
-        Assert.DoesNotContain(resumed, e => e is SftDone);
+        Assert.DoesNotContain(resumed, e => e is PhaseDone);
     }
 
     [Fact]

@@ -36,6 +36,11 @@ public sealed class RunCommandTests
 
         var evals = Experiments.ReadJsonLines(Path.Combine(output, "eval.jsonl"));
         Assert.Equal(["sft", "final"], evals.Select(e => e["phase"].GetString()));
+        // The evaluation's line, its eval.jsonl row (keys in this order) and the closing line, as a user reads them.
+        Assert.All(evals, e => Assert.Equal(["phase", "step", "accuracy", "step_accuracy", "problems"], e.Keys));
+        Assert.Contains("[sft]  done in ", run.Stdout);
+        Assert.Matches(@"\[eval\] sft   step     0  accuracy [\d.,]+ ?%  step-accuracy [\d.,]+ ?%  on \d+ held-out problems", run.Stdout);
+        Assert.Matches(@"held-out accuracy [\d.,]+ ?% after SFT -> [\d.,]+ ?% after GRPO \([+-]\d+\.\d points\)", run.Stdout);
         byte[] png = File.ReadAllBytes(Path.Combine(output, "curves.png"));
         Assert.True(png.Length > 8 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', "curves.png is not a PNG");
         Assert.True(new FileInfo(Path.Combine(output, "policy.weights")).Length > 0, "policy.weights is empty");

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using RlActors.Host.Configuration;
 
-namespace RlActors.Host;
+namespace RlActors.Host.Evidence;
 
 /// <summary>
 /// Evidence runs: the same experiment over several seeds, summarised as a Markdown table and learning-curve PNGs

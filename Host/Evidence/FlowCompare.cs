@@ -5,7 +5,7 @@ using System.Text.Json;
 using RlActors.Host.Configuration;
 using RlActors.Policies.Flow;
 
-namespace RlActors.Host;
+namespace RlActors.Host.Evidence;
 
 /// <summary>
 /// Evidence for issue 6: Flow-GRPO, TempFlow-GRPO and the two ablations (branching only, weighting only) from the same

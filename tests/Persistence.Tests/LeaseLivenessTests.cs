@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using RlActors.Actors.Persistence;
 
-namespace RlActors.Host.Tests;
+namespace RlActors.Persistence.Tests;
 
 /// <summary>
 /// The single-writer lease of a host that was killed is taken over at once, also when the killed process is a zombie
@@ -15,36 +15,39 @@ public sealed class LeaseLivenessTests
     {
         if (!OperatingSystem.IsLinux()) return; // zombies are read from /proc
         await using var zombie = await Zombie.Start();
-        Assert.False(StoreSupport.ProcessRuns(zombie.Pid), $"process {zombie.Pid} is a zombie ({zombie.Stat()}) but counts as running");
-        Assert.True(StoreSupport.ProcessRuns(zombie.ParentPid), $"process {zombie.ParentPid} runs but counts as gone");
-        Assert.True(StoreSupport.ProcessRuns(Environment.ProcessId));
-        Assert.True(StoreSupport.HolderIsDeadLocalProcess($"{Environment.MachineName}:{zombie.Pid}:{Guid.NewGuid():N}"));
-        Assert.False(StoreSupport.HolderIsDeadLocalProcess($"{Environment.MachineName}:{zombie.ParentPid}:{Guid.NewGuid():N}"));
+        Assert.False(ExperimentLease.ProcessRuns(zombie.Pid), $"process {zombie.Pid} is a zombie ({zombie.Stat()}) but counts as running");
+        Assert.True(ExperimentLease.ProcessRuns(zombie.ParentPid), $"process {zombie.ParentPid} runs but counts as gone");
+        Assert.True(ExperimentLease.ProcessRuns(Environment.ProcessId));
+        Assert.True(ExperimentLease.HolderIsDeadLocalProcess($"{Environment.MachineName}:{zombie.Pid}:{Guid.NewGuid():N}"));
+        Assert.False(ExperimentLease.HolderIsDeadLocalProcess($"{Environment.MachineName}:{zombie.ParentPid}:{Guid.NewGuid():N}"));
     }
 
     [Fact]
     public async Task The_lease_of_a_zombie_host_is_taken_over_at_once_and_a_live_hosts_is_not()
     {
         if (!OperatingSystem.IsLinux()) return;
-        using var dir = new TempFolder();
-        var store = new CheckpointStore(StoreLocation.Sqlite(dir["experiments.db"]));
+        using var dir = TempDir.Create();
+        var store = new CheckpointStore(StoreLocation.Sqlite(Path.Combine(dir.Path, "experiments.db")));
         store.EnsureSchema();
         await using var zombie = await Zombie.Start();
 
         // A host that was SIGKILLed while holding the lease: its pid is a zombie now, its lease has 30 s left.
         string killedHost = $"{Environment.MachineName}:{zombie.Pid}:{Guid.NewGuid():N}";
-        Assert.True(store.TryAcquireLease("killed", killedHost, StoreSupport.LeaseTtl).Acquired);
-        StoreSupport.ThrowIfHeldByAnother(store, "killed");
-        var log = new StringWriter();
-        Assert.Equal(StoreSupport.LeaseOwner, StoreSupport.AcquireLease(store, "killed", log));
-        Assert.Contains($"taking over the lease of {killedHost}", log.ToString());
-        Assert.Equal(StoreSupport.LeaseOwner, store.GetLease("killed")?.Owner);
+        Assert.True(store.TryAcquireLease("killed", killedHost, ExperimentLease.Ttl).Acquired);
+        ExperimentLease.ThrowIfHeldByAnother(store, "killed");
+        var log = new List<string>();
+        using (ExperimentLease.Take(store, "killed", log.Add))
+        {
+            Assert.Equal($"taking over the lease of {killedHost}, which no longer runs", Assert.Single(log));
+            Assert.Equal(ExperimentLease.ThisProcess, store.GetLease("killed")?.Owner);
+        }
+        Assert.Null(store.GetLease("killed")); // released when disposed
 
         // A host that runs keeps its lease.
         string liveHost = $"{Environment.MachineName}:{zombie.ParentPid}:{Guid.NewGuid():N}";
-        Assert.True(store.TryAcquireLease("running", liveHost, StoreSupport.LeaseTtl).Acquired);
-        Assert.Throws<ExperimentBusyException>(() => StoreSupport.ThrowIfHeldByAnother(store, "running"));
-        Assert.Throws<ExperimentBusyException>(() => StoreSupport.AcquireLease(store, "running", TextWriter.Null));
+        Assert.True(store.TryAcquireLease("running", liveHost, ExperimentLease.Ttl).Acquired);
+        Assert.Throws<ExperimentBusyException>(() => ExperimentLease.ThrowIfHeldByAnother(store, "running"));
+        Assert.Throws<ExperimentBusyException>(() => ExperimentLease.Take(store, "running", _ => { }));
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using RlActors.Host.Configuration;
 using RlActors.Policies.Ccl;
 using RlActors.Policies.Runtime;
 
-namespace RlActors.Host;
+namespace RlActors.Host.Evidence;
 
 /// <summary>
 /// Evidence for issue 7: counter-current learning against backpropagation on Fashion-MNIST, with the two controls

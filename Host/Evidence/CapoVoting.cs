@@ -3,7 +3,7 @@ using System.Text;
 using RlActors.Host.Configuration;
 using RlActors.Rewards.Capo;
 
-namespace RlActors.Host;
+namespace RlActors.Host.Evidence;
 
 /// <summary>
 /// Evidence for the choice of voting rule and N: the noisy oracle critiques a fixed set of responses N times, and each
