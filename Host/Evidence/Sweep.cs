@@ -213,7 +213,7 @@ public static class Sweep
         sb.AppendLine();
         sb.AppendLine($"Generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores. Held-out greedy accuracy on {exp.Options.EvalProblems} fixed problems (eval seed {exp.Options.EvalSeed}).");
         sb.AppendLine();
-        sb.AppendLine("| seed | after SFT | after GRPO | gain (points) | wall time |");
+        sb.AppendLine("| seed | after SFT | after RL | gain (points) | wall time |");
         sb.AppendLine("| --- | --- | --- | --- | --- |");
         foreach (var r in results)
             sb.AppendLine(string.Create(inv, $"| {r.Seed} | {100 * r.SftAccuracy:F1}% | {100 * r.FinalAccuracy:F1}% | {100 * (r.FinalAccuracy - r.SftAccuracy):+0.0;-0.0} | {r.Seconds:F0} s |"));
