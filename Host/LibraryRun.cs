@@ -32,6 +32,8 @@ public static class LibraryRun
         var total = Stopwatch.StartNew();
         using var trainer = new ArithmeticRlvr(o);
         using var scorer = LibraryScorer.IsDefault(exp) ? null : new LibraryScorer(exp);
+        if (scorer is not null && o.Data is not null)
+            throw new ConfigError($"{path}: the train command scores a task.type = \"jsonl\" task with the outcome reward only; use run for other rewards");
         if (scorer is not null) trainer.Scorer = scorer.Score;
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
