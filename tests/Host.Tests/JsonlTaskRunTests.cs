@@ -79,4 +79,37 @@ public sealed class JsonlTaskRunTests
         dir.Write("exp.conf", Experiments.Tiny("arith", "task.train = \"data/train.jsonl\""));
         await BadInputTests.AssertBadInput(dir, ["task.train", "task.type = \"jsonl\""], "run", "exp.conf");
     }
+
+    [Fact]
+    public async Task A_jsonl_run_killed_with_SIGKILL_and_resumed_ends_like_an_uninterrupted_run()
+    {
+        const int total = 24; // 32 prompts a step from 40 train rows: the steps cross epochs of the shuffled train order
+        string extra = $"grpo {{ steps = {total}, prompts-per-step = 32, learning-rate = 1e-3 }}\nruntime {{ checkpoint-every = 3 }}";
+        using var dir = WithData("whole", extra);
+        dir.Write("killed.conf", Experiment("killed", extra));
+        var wait = TimeSpan.FromSeconds(180);
+        await using (var run = await CliProcess.RunAsync(dir.Path, wait, "run", "exp.conf"))
+            Experiments.AssertSucceeded(run);
+        await using (var victim = CliProcess.Start(dir.Path, "run", "killed.conf"))
+        {
+            await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), wait, "the step-6 checkpoint");
+            await victim.WaitForLineAsync(l => l.Contains($"step     7/{total}"), wait, "step 7");
+            victim.Kill();
+            await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        var atKill = await Experiments.Show(dir, "killed");
+        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("step").GetInt64() < total, $"not cut short: {atKill}");
+        await using (var resume = await CliProcess.RunAsync(dir.Path, wait, "resume", "killed"))
+            Experiments.AssertSucceeded(resume);
+
+        var a = await Experiments.Show(dir, "whole");
+        var b = await Experiments.Show(dir, "killed");
+        Assert.Equal(total, b.GetProperty("step").GetInt64());
+        Assert.Equal(a.GetProperty("weights_sha256").GetString(), b.GetProperty("weights_sha256").GetString());
+        var whole = Experiments.ReadJsonLines(dir["runs/whole/metrics.jsonl"]);
+        var killed = Experiments.ReadJsonLines(dir["runs/killed/metrics.jsonl"]);
+        Assert.Equal(Enumerable.Range(1, total), killed.Select(r => r["step"].GetInt32()));
+        foreach (var key in new[] { "loss", "reward_mean" })
+            Assert.Equal(whole.Select(r => r[key].GetDouble()), killed.Select(r => r[key].GetDouble()));
+    }
 }
