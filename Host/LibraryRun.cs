@@ -38,7 +38,8 @@ public static class LibraryRun
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
-                      $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', " +
+                      (o.Data is { } data ? $"task {data.Train} ({data.Verifier} verifier), "
+                          : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', ") +
                       $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");
         log.WriteLine($"output: {dir}");
 
@@ -124,6 +125,7 @@ public static class LibraryRun
     private static string SftKey(RlvrOptions o)
     {
         string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
+        if (o.Data is { } data) text += "|" + data; // a data set's files by name and SHA-256 (arithmetic keys are as before)
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..24];
     }
 }

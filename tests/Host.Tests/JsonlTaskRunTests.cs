@@ -53,6 +53,19 @@ public sealed class JsonlTaskRunTests
     }
 
     [Fact]
+    public async Task The_library_loop_trains_on_the_rows_too()
+    {
+        using var dir = WithData("library");
+        await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(180), "train", "exp.conf", "--out", "out");
+        Experiments.AssertSucceeded(run);
+        var evals = Experiments.ReadJsonLines(dir["out/eval.jsonl"]);
+        Assert.True(evals[0]["accuracy"].GetDouble() >= 0.8, $"SFT did not teach the answers: {evals[0]["accuracy"]}\n{run}");
+        var steps = Experiments.ReadJsonLines(dir["out/metrics.jsonl"]);
+        Assert.Equal(3, steps.Count);
+        Assert.True(steps.Average(s => s["reward_mean"].GetDouble()) > 0.5, $"the verifier did not reward the rows' answers\n{run}");
+    }
+
+    [Fact]
     public async Task A_malformed_line_is_bad_input_naming_the_file_and_line()
     {
         using var dir = WithData("bad");
