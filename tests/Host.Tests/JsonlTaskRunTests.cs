@@ -66,6 +66,20 @@ public sealed class JsonlTaskRunTests
     }
 
     [Fact]
+    public async Task The_committed_word_problems_are_what_make_word_problems_writes()
+    {
+        using var dir = new TempFolder();
+        await using var make = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(120),
+            "make-word-problems", "--out", "wp", "--train", "4000", "--test", "500", "--seed", "1");
+        Experiments.AssertSucceeded(make);
+        foreach (var file in new[] { "train.jsonl", "test.jsonl" })
+            Assert.True(File.ReadAllBytes(dir[$"wp/{file}"]).SequenceEqual(File.ReadAllBytes(Repo.InRepo($"examples/data/word-problems/{file}"))),
+                $"examples/data/word-problems/{file} differs from what the command writes");
+        Assert.Equal(4000, File.ReadAllLines(dir["wp/train.jsonl"]).Length);
+        Assert.Equal(500, File.ReadAllLines(dir["wp/test.jsonl"]).Length);
+    }
+
+    [Fact]
     public async Task A_malformed_line_is_bad_input_naming_the_file_and_line()
     {
         using var dir = WithData("bad");
