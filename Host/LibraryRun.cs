@@ -32,11 +32,14 @@ public static class LibraryRun
         var total = Stopwatch.StartNew();
         using var trainer = new ArithmeticRlvr(o);
         using var scorer = LibraryScorer.IsDefault(exp) ? null : new LibraryScorer(exp);
+        if (scorer is not null && o.Data is not null)
+            throw new ConfigError($"{path}: the train command scores a task.type = \"jsonl\" task with the outcome reward only; use run for other rewards");
         if (scorer is not null) trainer.Scorer = scorer.Score;
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
         log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
-                      $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', " +
+                      (o.Data is { } data ? $"task {data.Train} ({data.Verifier} verifier), "
+                          : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', ") +
                       $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");
         log.WriteLine($"output: {dir}");
 
@@ -122,6 +125,7 @@ public static class LibraryRun
     private static string SftKey(RlvrOptions o)
     {
         string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
+        if (o.Data is { } data) text += "|" + data; // a data set's files by name and SHA-256 (arithmetic keys are as before)
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..24];
     }
 }

@@ -103,9 +103,35 @@ keys.SetAction(_ =>
     return 0;
 });
 
+var wordOut = new Option<string>("--out") { Description = "Folder to write train.jsonl and test.jsonl into", Required = true };
+var wordTrain = new Option<int>("--train") { Description = "Train rows", DefaultValueFactory = _ => 4000 };
+var wordTest = new Option<int>("--test") { Description = "Test rows (their questions differ from every train question)", DefaultValueFactory = _ => 500 };
+var wordSeed = new Option<ulong>("--seed") { Description = "Seed of the arithmetic generator", DefaultValueFactory = _ => 1 };
+var wordMinOps = new Option<int>("--min-ops") { Description = "Fewest operations per problem", DefaultValueFactory = _ => 1 };
+var wordMaxOps = new Option<int>("--max-ops") { Description = "Most operations per problem", DefaultValueFactory = _ => 3 };
+var makeWordProblems = new Command("make-word-problems", "Write an example JSONL data set of word problems from the arithmetic generator " +
+    "(fields id, question, answer, solution ending in '#### answer', steps), e.g. examples/data/word-problems for examples/word-problems-grpo.conf")
+{
+    wordOut, wordTrain, wordTest, wordSeed, wordMinOps, wordMaxOps,
+};
+makeWordProblems.SetAction((pr, _) => Cli.Guard(() =>
+{
+    int train = pr.GetValue(wordTrain), test = pr.GetValue(wordTest);
+    if (train < 1) throw new ConfigError($"--train {train}: must be at least 1");
+    if (test < 1) throw new ConfigError($"--test {test}: must be at least 1");
+    var options = new RlActors.Environments.Arithmetic.ArithmeticOptions { MinOps = pr.GetValue(wordMinOps), MaxOps = pr.GetValue(wordMaxOps), OperandDigits = 1, Operators = "+-" };
+    try { options.Validate(); }
+    catch (ArgumentException e) { throw new ConfigError($"--min-ops/--max-ops: {e.Message}"); }
+    string dir = pr.GetValue(wordOut)!;
+    var generator = new RlActors.Environments.Arithmetic.ArithmeticGenerator(options, pr.GetValue(wordSeed));
+    (long first, long last) = RlActors.Environments.Tasks.WordProblems.WriteSplit(dir, generator, train, test);
+    Console.Out.WriteLine($"wrote {train} train rows (stream 0..{train - 1}) and {test} test rows (from stream {first}..{last}, questions not in train) to {dir}");
+    return Task.FromResult(0);
+}));
+
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
-    { run, resume, node, list, show, export, train, keys };
+    { run, resume, node, list, show, export, train, makeWordProblems, keys };
 // The evidence commands (sweep, ccl-compare, flow-compare, capo-voting): the runs behind the numbers in docs/.
 EvidenceCommands.AddTo(root, args);
 // Parse errors in the user's words: "--port abc: expected a whole number", "unknown command 'frobnicate'", a folder given as a file.

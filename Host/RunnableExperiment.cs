@@ -105,7 +105,8 @@ internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
         get
         {
             var o = exp.Options;
-            return $"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, task {o.Task.MinOps}-{o.Task.MaxOps} ops, " +
+            string task = o.Data is { } d ? $"task {d.Train} ({d.Verifier} verifier{(d.SolutionField is null ? ", no SFT: no task.solution-field" : "")})" : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops";
+            return $"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, {task}, " +
                    $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
                    $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
                    $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}";

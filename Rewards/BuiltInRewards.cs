@@ -4,7 +4,8 @@ namespace RlActors.Rewards;
 
 /// <summary>
 /// The verifiable outcome reward: 1.0 when the response is complete and its final answer equals the problem's
-/// (<see cref="ArithmeticVerifier.IsCorrect"/>), else 0.0. Name "outcome".
+/// (<see cref="ArithmeticVerifier.IsCorrect"/>), or for a data-set task when the task's answer verifier accepts it
+/// (<see cref="RewardGroup.IsCorrect"/>), else 0.0. Name "outcome".
 /// </summary>
 public sealed class OutcomeReward : IRewardFunction
 {
@@ -20,7 +21,7 @@ public sealed class OutcomeReward : IRewardFunction
         ArgumentNullException.ThrowIfNull(group);
         var sequence = new double[group.Samples.Count];
         for (int i = 0; i < sequence.Length; i++)
-            sequence[i] = ArithmeticVerifier.IsCorrect(group.Problem, group.Samples[i].Parsed) ? 1.0 : 0.0;
+            sequence[i] = group.IsCorrect(i) ? 1.0 : 0.0;
         return new GroupScores(sequence);
     }
 }
@@ -69,12 +70,13 @@ public sealed class StepCorrectnessReward : IRewardFunction
     public GroupScores Score(RewardGroup group)
     {
         ArgumentNullException.ThrowIfNull(group);
+        var problem = group.RequireProblem(RewardName);
         int n = group.Samples.Count;
         var sequence = new double[n];
         var perStep = new double[n][];
         for (int i = 0; i < n; i++)
         {
-            IReadOnlyList<StepVerdict> verdicts = ArithmeticVerifier.CheckSteps(group.Problem, group.Samples[i].Parsed);
+            IReadOnlyList<StepVerdict> verdicts = ArithmeticVerifier.CheckSteps(problem, group.Samples[i].Parsed);
             var steps = new double[verdicts.Count];
             int correct = 0;
             for (int k = 0; k < steps.Length; k++)
@@ -85,7 +87,7 @@ public sealed class StepCorrectnessReward : IRewardFunction
                     correct++;
                 }
             }
-            int denominator = Math.Max(verdicts.Count, group.Problem.OperationCount);
+            int denominator = Math.Max(verdicts.Count, problem.OperationCount);
             sequence[i] = denominator == 0 ? 0.0 : (double)correct / denominator;
             perStep[i] = steps;
         }

@@ -18,13 +18,13 @@ public sealed record RewardSample(int Index, string Completion, IReadOnlyList<in
 /// it answers and the policy version that generated it.
 /// </summary>
 /// <param name="GroupId">An id unique within the experiment (e.g. "step-12/slot-3"), for logs and de-duplication.</param>
-/// <param name="Problem">The problem the prompt poses.</param>
+/// <param name="Problem">The arithmetic problem the prompt poses, or null for a data-set task (read <see cref="Row"/>).</param>
 /// <param name="Prompt">The prompt text the policy was given.</param>
 /// <param name="Samples">The completions, in group order; <see cref="RewardSample.Index"/> equals the position.</param>
 /// <param name="PolicyVersion">The version of the policy weights that generated the completions.</param>
 public sealed record RewardGroup(
     string GroupId,
-    ArithmeticProblem Problem,
+    ArithmeticProblem? Problem,
     string Prompt,
     IReadOnlyList<RewardSample> Samples,
     long PolicyVersion)
@@ -38,9 +38,31 @@ public sealed record RewardGroup(
     /// </summary>
     public TaskRow Row
     {
-        get => row ??= ArithmeticTaskSource.RowOf(Problem);
+        get => row ??= ArithmeticTaskSource.RowOf(Problem ?? throw new InvalidOperationException("a reward group needs a problem or a row"));
         init => row = value;
     }
+
+    /// <summary>The task's answer verifier for a data-set task (null for the arithmetic task, whose <see cref="Problem"/> is checked).</summary>
+    public IAnswerVerifier? Verifier { get; init; }
+
+    /// <summary>Whether sample <paramref name="index"/> answers correctly: by <see cref="ArithmeticVerifier"/> for the arithmetic
+    /// task, else by <see cref="Verifier"/> on the row's answer (false when the row has no answer or there is no verifier).</summary>
+    public bool IsCorrect(int index) => Problem is { } p
+        ? ArithmeticVerifier.IsCorrect(p, Samples[index].Parsed)
+        : Verifier is { } v && Row.Answer is { } a && v.IsCorrect(Samples[index].Completion, a);
+
+    /// <summary>The arithmetic problem, for rewards that need one (steps, CAPO); a data-set task gets an error naming <paramref name="reward"/>.</summary>
+    public ArithmeticProblem RequireProblem(string reward) => Problem
+        ?? throw new InvalidOperationException($"reward '{reward}' needs the arithmetic task; this group's task is a data set ({Row.Prompt.Length}-character prompt)");
+
+    /// <summary>
+    /// Builds a group of a data-set task from generated ids: the prompt is the row's, there is no arithmetic problem, and
+    /// <paramref name="verifier"/> judges answers. Completions are decoded with <paramref name="tokenizer"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">There are no completions, or they differ in length.</exception>
+    public static RewardGroup FromRow(string groupId, TaskRow row, IReadOnlyList<IReadOnlyList<int>> completions, long policyVersion,
+        CharTokenizer tokenizer, IAnswerVerifier? verifier) =>
+        new(groupId, null, row.Prompt, DecodeAll(completions, tokenizer), policyVersion) { Row = row, Verifier = verifier };
 
     /// <summary>
     /// Builds a group from generated ids: decodes and parses each completion with <paramref name="tokenizer"/>;
@@ -61,10 +83,14 @@ public sealed record RewardGroup(
     {
         ArgumentNullException.ThrowIfNull(groupId);
         ArgumentNullException.ThrowIfNull(problem);
+        return new RewardGroup(groupId, problem, problem.Prompt, DecodeAll(completions, tokenizer ?? CharTokenizer.Default), policyVersion);
+    }
+
+    private static IReadOnlyList<RewardSample> DecodeAll(IReadOnlyList<IReadOnlyList<int>> completions, CharTokenizer tok)
+    {
         ArgumentNullException.ThrowIfNull(completions);
         if (completions.Count == 0)
             throw new ArgumentException("A reward group needs at least one completion.", nameof(completions));
-        CharTokenizer tok = tokenizer ?? CharTokenizer.Default;
         int length = completions[0].Count;
         var samples = new RewardSample[completions.Count];
         for (int i = 0; i < samples.Length; i++)
@@ -76,6 +102,6 @@ public sealed record RewardGroup(
                     nameof(completions));
             samples[i] = new RewardSample(i, tok.Decode(ids), Array.AsReadOnly(ids), StepParser.Parse(ids, tok));
         }
-        return new RewardGroup(groupId, problem, problem.Prompt, Array.AsReadOnly(samples), policyVersion);
+        return Array.AsReadOnly(samples);
     }
 }

@@ -74,7 +74,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
     {
         this.settings = settings;
         var o = settings.Options;
-        task = new TaskSpec(o.Task.MinOps, o.Task.MaxOps, o.Task.OperandDigits, o.Task.Operators, SplitMix64.Stream(o.Seed, 2));
+        task = TaskSpec.Of(o);
         sampling = new SamplingSpec(o.Grpo.GroupSize, o.Grpo.Temperature, o.Grpo.TopK, o.Grpo.MaxNewTokens);
         rewards = settings.Rewards.ToArray();
         judgeWatch = rewards.FirstOrDefault(r => r.Type == RlActors.Actors.Rewards.RewardWorkerActor.CapoRewardType)?.Settings is { } capo
@@ -92,6 +92,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         Receive<SlotRollouts>(OnRollouts);
         Receive<SlotScored>(OnScored);
         Receive<ScoringFailed>(f => { if (f.Experiment == settings.Name) Fail($"a reward worker cannot score: {f.Reason}"); });
+        Receive<CannotSample>(f => { if (f.Experiment == settings.Name) Fail($"a sampler cannot sample: {f.Reason}"); });
         Receive<Trained>(OnTrained);
         Receive<Evaluated>(OnEvaluated);
         Receive<CheckpointTaken>(c => CheckpointArrived(c.Step, c.Checkpoint));

@@ -3,12 +3,54 @@ namespace RlActors.Actors.Protocol;
 /// <summary>Marker of every message that may cross a node boundary; all of them go through <see cref="Serialization.ProtocolSerializer"/>.</summary>
 public interface IRlMessage;
 
-/// <summary>What problems look like: enough for any node to regenerate a problem from its index.</summary>
-public sealed record TaskSpec(int MinOps, int MaxOps, int OperandDigits, string Operators, ulong DataSeed)
+/// <summary>
+/// What the task is, enough for any node to open it and turn a draw index into a train row: its kind
+/// (<see cref="ArithmeticKind"/> or <see cref="JsonlKind"/>), its settings as JSON (the arithmetic options, or the JSONL
+/// task's files, fields, verifier and the host's file hashes) and the seed of the training order (the arithmetic stream's
+/// seed, or the epoch-wise shuffle of the train rows).
+/// </summary>
+public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed)
 {
-    /// <summary>The generator of this task's training stream (problem i is <c>Generator().Get(i)</c> on every node).</summary>
-    public Environments.Arithmetic.ArithmeticGenerator Generator() => new(new Environments.Arithmetic.ArithmeticOptions
-        { MinOps = MinOps, MaxOps = MaxOps, OperandDigits = OperandDigits, Operators = Operators }, DataSeed);
+    /// <summary>The kind of the built-in arithmetic generator.</summary>
+    public const string ArithmeticKind = "arithmetic";
+    /// <summary>The kind of a JSONL data set.</summary>
+    public const string JsonlKind = "jsonl";
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<TaskSpec, Environments.Tasks.TaskRuntime> Opened = new();
+
+    /// <summary>The arithmetic task whose training stream has seed <paramref name="dataSeed"/>.</summary>
+    public static TaskSpec Arithmetic(Environments.Arithmetic.ArithmeticOptions options, ulong dataSeed) =>
+        new(ArithmeticKind, System.Text.Json.JsonSerializer.Serialize(new ArithmeticSettings(options.MinOps, options.MaxOps, options.OperandDigits, options.Operators)), dataSeed);
+
+    private sealed record ArithmeticSettings(int MinOps, int MaxOps, int OperandDigits, string Operators);
+
+    /// <summary>The task of a trainer's options: the data set when one is set, else the arithmetic task (training order
+    /// seeded with stream 2 of the master seed, as the learner's own RL stream).</summary>
+    public static TaskSpec Of(Policies.Training.RlvrOptions o) => o.Data is { } d
+        ? new(JsonlKind, d.ToJson(), Environments.SplitMix64.Stream(o.Seed, 2))
+        : Arithmetic(o.Task, Environments.SplitMix64.Stream(o.Seed, 2));
+
+    /// <summary>A short description for logs, e.g. <c>jsonl:data/train.jsonl</c>.</summary>
+    public string Id => Kind == JsonlKind ? $"jsonl:{Environments.Tasks.JsonlTaskOptions.FromJson(Settings).Train}" : $"arithmetic:{Settings}";
+
+    /// <summary>The task on this node (opened once per process; a JSONL task reads its files here).</summary>
+    /// <exception cref="Environments.Tasks.TaskDataException">A file of the task is missing, malformed or differs from the host's.</exception>
+    public Environments.Tasks.TaskRuntime Open() => Opened.GetOrAdd(this, spec => spec.Kind switch
+    {
+        ArithmeticKind => Environments.Tasks.TaskRuntime.Arithmetic(ArithmeticOptions(), DataSeed),
+        JsonlKind => Environments.Tasks.TaskRuntime.OfJsonl(Environments.Tasks.JsonlTaskOptions.FromJson(Settings), DataSeed),
+        _ => throw new Environments.Tasks.TaskDataException($"unknown task kind '{Kind}' (this node knows {ArithmeticKind} and {JsonlKind})"),
+    });
+
+    /// <summary>The generator of the arithmetic task's training stream (problem i is <c>Generator().Get(i)</c> on every node).</summary>
+    public Environments.Arithmetic.ArithmeticGenerator Generator() => new(ArithmeticOptions(), DataSeed);
+
+    private Environments.Arithmetic.ArithmeticOptions ArithmeticOptions()
+    {
+        if (Kind != ArithmeticKind) throw new InvalidOperationException($"task {Id} is not the arithmetic task");
+        var a = System.Text.Json.JsonSerializer.Deserialize<ArithmeticSettings>(Settings)!;
+        return new Environments.Arithmetic.ArithmeticOptions { MinOps = a.MinOps, MaxOps = a.MaxOps, OperandDigits = a.OperandDigits, Operators = a.Operators };
+    }
 }
 
 /// <summary>How samplers draw completions.</summary>
@@ -16,7 +58,7 @@ public sealed record SamplingSpec(int GroupSize, double Temperature, int TopK, i
 
 /// <summary>The G completions of one prompt, tagged so the learner can refuse stale or duplicated data.</summary>
 /// <param name="RolloutId">Unique id: experiment/step/slot/problem.</param>
-/// <param name="ProblemIndex">Index of the problem in the task's training stream.</param>
+/// <param name="ProblemIndex">Index of the train row (for the arithmetic task: of the problem in its stream).</param>
 /// <param name="Prompt">Prompt ids.</param>
 /// <param name="Completions">G completion rows, all of one length, padding after the end token.</param>
 /// <param name="LogProbs">Log-probabilities of the sampled tokens under the sampling policy.</param>
@@ -28,7 +70,8 @@ public static class SamplerProtocol
     /// <summary>A sampler asks for one slot of work. At most one request per sampler is outstanding.</summary>
     public sealed record RequestWork(string SamplerId) : IRlMessage;
 
-    /// <summary>One slot: sample G completions for each listed problem with policy version <paramref name="PolicyVersion"/>,
+    /// <summary>One slot: sample G completions for each listed draw of the task's training order (the sampler maps draws to
+    /// train rows, <see cref="Environments.Tasks.TaskRuntime.RowOfDraw"/>) with policy version <paramref name="PolicyVersion"/>,
     /// drawing from a generator seeded with <paramref name="SampleSeed"/> (so a slot's rollouts depend only on (step, slot)).</summary>
     public sealed record SampleTask(string Experiment, long Step, int Slot, long PolicyVersion, long[] ProblemIndices,
         TaskSpec Task, SamplingSpec Sampling, ulong SampleSeed) : IRlMessage;
@@ -36,6 +79,10 @@ public static class SamplerProtocol
     /// <summary>The rollouts of one slot.</summary>
     public sealed record SlotRollouts(string Experiment, long Step, int Slot, long PolicyVersion, string SamplerId,
         RolloutGroup[] Groups, long GeneratedTokens, double SampleSeconds) : IRlMessage;
+
+    /// <summary>A sampler cannot sample for this experiment at all (e.g. the task's data file is missing or differs on its
+    /// node): the run stops with this reason.</summary>
+    public sealed record CannotSample(string Experiment, string Reason) : IRlMessage;
 
     /// <summary>The experiment is over: samplers stop asking.</summary>
     public sealed record NoMoreWork(string Experiment) : IRlMessage;

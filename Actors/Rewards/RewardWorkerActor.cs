@@ -72,9 +72,23 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
 
     private void OnScore(ScoreSlot s)
     {
-        var generator = s.Task.Generator();
-        var groups = s.Groups.Select(g => RewardGroup.FromCompletions(g.RolloutId, generator.Get(g.ProblemIndex),
-            g.Completions.Select(c => (IReadOnlyList<int>)c).ToList(), s.PolicyVersion)).ToArray();
+        Environments.Tasks.TaskRuntime task;
+        try { task = s.Task.Open(); }
+        catch (Environments.Tasks.TaskDataException e)
+        {
+            string node = Cluster.Get(Context.System).SelfAddress.ToString();
+            log.Error("cannot open task {0} on {1}: {2}", s.Task.Id, node, e.Message);
+            Sender.Tell(new ScoringFailed(s.Experiment, $"the task cannot be opened on {node}: {e.Message}"));
+            return;
+        }
+        // Arithmetic: the problem of the row's index; a data set: the row itself, judged by the task's verifier.
+        var groups = s.Groups.Select(g =>
+        {
+            var completions = g.Completions.Select(c => (IReadOnlyList<int>)c).ToList();
+            return task.Problem(g.ProblemIndex) is { } problem
+                ? RewardGroup.FromCompletions(g.RolloutId, problem, completions, s.PolicyVersion, task.Tokenizer)
+                : RewardGroup.FromRow(g.RolloutId, task.Row(g.ProblemIndex), completions, s.PolicyVersion, task.Tokenizer, task.Jsonl?.Verifier);
+        }).ToArray();
         long id = nextRequest++;
         var names = new string[s.Rewards.Length];
         var children = new IActorRef[s.Rewards.Length];
@@ -199,7 +213,7 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
             rewards[g] = combined.Sequence.Select(x => (float)x).ToArray();
             extras[g] = combined.TokenExtras();
             RewardCounters.AddInto(counters, combined.Counters);
-            correct[g] = p.Groups[g].Samples.Count(smp => ArithmeticVerifier.IsCorrect(p.Groups[g].Problem, smp.Parsed));
+            correct[g] = Enumerable.Range(0, p.Groups[g].Samples.Count).Count(p.Groups[g].IsCorrect);
         }
         if (failures > 0) log.Warning("slot {0}/{1}: {2} reward failures from {3}", p.Request.Step, p.Request.Slot, failures, string.Join(", ", failed));
         p.ReplyTo.Tell(new SlotScored(p.Request.Experiment, p.Request.Step, p.Request.Slot, rewards, correct, failures, failed.ToArray(),

@@ -41,6 +41,7 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
 
     private sealed record AskAgain;
     private sealed record Sampled(SlotRollouts Result, IActorRef ReplyTo);
+    private sealed record CannotSampleNow(CannotSample Reason, IActorRef ReplyTo);
 
     public SamplerActor(string samplerId, string device)
     {
@@ -109,6 +110,15 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
             Stash.UnstashAll(); // a task that arrived while sampling (e.g. a second reply to a repeated RequestWork) is not lost
             AskForWork();
         });
+        Receive<CannotSampleNow>(c =>
+        {
+            // The task cannot be opened on this node: tell the experiment (it stops the run) rather than retry forever.
+            log.Error("{0}", c.Reason.Reason);
+            c.ReplyTo.Tell(c.Reason);
+            Become(Idle);
+            Stash.UnstashAll();
+            Timers.StartSingleTimer("ask", new AskAgain(), TimeSpan.FromSeconds(2));
+        });
         Receive<Status.Failure>(f => throw new SamplerFailedException($"sampler {id} failed: {f.Cause.Message}", f.Cause));
         Receive<AskAgain>(_ => { });
         ReceiveAny(_ => Stash.Stash());
@@ -135,26 +145,29 @@ public sealed class SamplerActor : ReceiveActor, IWithTimers, IWithStash
         TorchThread.Shared.Run(() =>
             {
                 if (weights is not null) LoadWeights(weights);
+                try { task.Task.Open(); }
+                catch (Environments.Tasks.TaskDataException e) { return (object)new CannotSample(task.Experiment, $"sampler {id}: {e.Message}"); }
                 return new Sampled(SampleSlot(model!, task, id), replyTo);
             }, token)
-            .PipeTo(Self, success: r => r, failure: e => new Status.Failure(e));
+            .PipeTo(Self, success: r => r is CannotSample c ? new CannotSampleNow(c, replyTo) : r, failure: e => new Status.Failure(e));
     }
 
-    /// <summary>The work of one slot: regenerate its problems, draw G completions each from a generator seeded by the slot.</summary>
+    /// <summary>The work of one slot: map its draws to train rows, encode their prompts with the task's tokenizer, draw
+    /// G completions each from a generator seeded by the slot.</summary>
     internal static SlotRollouts SampleSlot(TransformerLm model, SampleTask task, string samplerId)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var t = task.Task;
-        var generator = t.Generator();
-        var problems = task.ProblemIndices.Select(generator.Get).ToArray();
+        var t = task.Task.Open();
+        var draws = task.ProblemIndices;
+        var rows = draws.Select(t.RowOfDraw).ToArray();
         int g = task.Sampling.GroupSize;
-        var prompts = problems.SelectMany(p => Enumerable.Repeat(ArithmeticLm.PromptIds(p), g)).ToList();
+        var prompts = rows.SelectMany(r => Enumerable.Repeat(t.PromptIds(r), g)).ToList();
         using var rng = new TorchSharp.torch.Generator(task.SampleSeed, model.Device);
         var options = new SampleOptions { Temperature = task.Sampling.Temperature, TopK = task.Sampling.TopK, MaxNewTokens = task.Sampling.MaxNewTokens };
         var result = LmSampler.Sample(model, prompts, options, rng, CharTokenizer.Eos, CharTokenizer.Pad);
-        var groups = new RolloutGroup[problems.Length];
-        for (int i = 0; i < problems.Length; i++)
-            groups[i] = new RolloutGroup($"{task.Experiment}/{task.Step}/{task.Slot}/{problems[i].Index}", problems[i].Index, prompts[i * g],
+        var groups = new RolloutGroup[rows.Length];
+        for (int i = 0; i < rows.Length; i++)
+            groups[i] = new RolloutGroup($"{task.Experiment}/{task.Step}/{task.Slot}/{draws[i]}", rows[i], prompts[i * g],
                 result.Completions.Skip(i * g).Take(g).ToArray(), result.LogProbs.Skip(i * g).Take(g).ToArray());
         return new SlotRollouts(task.Experiment, task.Step, task.Slot, task.PolicyVersion, samplerId, groups, result.GeneratedTokens, watch.Elapsed.TotalSeconds);
     }

@@ -29,7 +29,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private static readonly Dictionary<Type, string> Manifests = new()
     {
         [typeof(RequestWork)] = "sp.request", [typeof(SampleTask)] = "sp.task", [typeof(SlotRollouts)] = "sp.rollouts",
-        [typeof(NoMoreWork)] = "sp.done", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
+        [typeof(NoMoreWork)] = "sp.done", [typeof(CannotSample)] = "sp.cannot", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
         [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored", [typeof(ScoringFailed)] = "r.failed",
         [typeof(CritiqueWork)] = "c.work", [typeof(CritiqueDone)] = "c.done",
         [typeof(RequestExploration)] = "fx.request", [typeof(ExploreTask)] = "fx.task", [typeof(ExploredGroups)] = "fx.groups",
@@ -56,6 +56,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); w.Write(m.SamplerId);
                 WriteGroups(w, m.Groups); w.Write(m.GeneratedTokens); w.Write(m.SampleSeconds); break;
             case NoMoreWork m: w.Write(m.Experiment); break;
+            case CannotSample m: w.Write(m.Experiment); w.Write(m.Reason); break;
             case GetWeights m: w.Write(m.Version); break;
             case PolicyWeights m:
                 w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
@@ -128,6 +129,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "sp.task" => new SampleTask(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), ReadLongs(r), ReadTask(r), ReadSampling(r), r.ReadUInt64()),
             "sp.rollouts" => new SlotRollouts(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadString(), ReadGroups(r), r.ReadInt64(), r.ReadDouble()),
             "sp.done" => new NoMoreWork(r.ReadString()),
+            "sp.cannot" => new CannotSample(r.ReadString(), r.ReadString()),
             "w.get" => new GetWeights(r.ReadInt64()),
             "w.weights" => new PolicyWeights(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBytes(r.ReadInt32())),
             "w.unavailable" => new WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
@@ -232,8 +234,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         TimeFeatures = r.ReadInt32(), ClassEmbedding = r.ReadInt32(), Side = r.ReadInt32(),
     };
 
-    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.MinOps); w.Write(t.MaxOps); w.Write(t.OperandDigits); w.Write(t.Operators); w.Write(t.DataSeed); }
-    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadString(), r.ReadUInt64());
+    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.Kind); w.Write(t.Settings); w.Write(t.DataSeed); }
+    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadUInt64());
     private static void WriteSampling(BinaryWriter w, SamplingSpec s) { w.Write(s.GroupSize); w.Write(s.Temperature); w.Write(s.TopK); w.Write(s.MaxNewTokens); }
     private static SamplingSpec ReadSampling(BinaryReader r) => new(r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
 

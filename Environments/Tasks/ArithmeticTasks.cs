@@ -60,6 +60,33 @@ public static class WordProblems
         return [("id", index), ("question", question.ToString()), ("answer", p.Answer), ("solution", solution.ToString()), ("steps", p.Operators.Count)];
     }
 
+    /// <summary>
+    /// Writes an example data set into <paramref name="directory"/>: <c>train.jsonl</c> with rows 0 .. <paramref name="train"/> - 1
+    /// of the stream, then <c>test.jsonl</c> with the next <paramref name="test"/> rows whose question is not a train question
+    /// (so the held-out accuracy is measured on unseen problems). Returns the stream indices the test rows came from.
+    /// </summary>
+    /// <exception cref="ArgumentException">The problem space has fewer distinct questions than asked for.</exception>
+    public static (long First, long Last) WriteSplit(string directory, ArithmeticGenerator generator, int train, int test)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(train);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(test);
+        Directory.CreateDirectory(directory);
+        var trainRows = Enumerable.Range(0, train).Select(i => Row(generator, i)).ToList();
+        var seen = trainRows.Select(r => (string)r[1].Value).ToHashSet(StringComparer.Ordinal);
+        var testRows = new List<IReadOnlyList<(string Name, object Value)>>();
+        long index = train;
+        for (; testRows.Count < test; index++)
+        {
+            if (index - train > 100L * (train + test))
+                throw new ArgumentException($"only {testRows.Count} test questions differ from the train questions; ask for fewer rows or a larger task");
+            var row = Row(generator, index);
+            if (seen.Add((string)row[1].Value)) testRows.Add(row);
+        }
+        JsonlWriter.Write(Path.Combine(directory, "train.jsonl"), trainRows);
+        JsonlWriter.Write(Path.Combine(directory, "test.jsonl"), testRows);
+        return (train, index - 1);
+    }
+
     /// <summary>Writes rows <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1 to <paramref name="path"/>.</summary>
     public static void Write(string path, ArithmeticGenerator generator, long first, int count) =>
         JsonlWriter.Write(path, Enumerable.Range(0, count).Select(i => Row(generator, first + i)));

@@ -55,9 +55,10 @@ public sealed class JsonlTaskSource : ITaskSource
     /// Reads <paramref name="path"/>: every non-blank line must be a JSON object whose <paramref name="promptField"/> is a
     /// non-empty string and, when <paramref name="answerField"/> is given, whose answer is a string or a number. A line that
     /// is not (bad JSON, not an object, a field missing or of the wrong type) is a <see cref="TaskDataException"/> naming the
-    /// file and line: nothing is skipped silently. A file without rows is an error too.
+    /// file and line: nothing is skipped silently. A file without rows is an error too. Every field of
+    /// <paramref name="requiredFields"/> (e.g. the solution field of SFT) must be a string on every line.
     /// </summary>
-    public static JsonlTaskSource Load(string path, string promptField, string? answerField)
+    public static JsonlTaskSource Load(string path, string promptField, string? answerField, IReadOnlyList<string>? requiredFields = null)
     {
         if (Directory.Exists(path)) throw new TaskDataException($"{path}: is a directory, not a JSONL file");
         if (!File.Exists(path)) throw new TaskDataException($"{path}: no such file");
@@ -87,6 +88,13 @@ public sealed class JsonlTaskSource : ITaskSource
                 if (a.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
                     throw new TaskDataException($"{where}: field '{answerField}' must be a string or a number, got {Kind(a)}");
                 answer = Text(a);
+            }
+            foreach (string field in requiredFields ?? [])
+            {
+                if (!obj.TryGetProperty(field, out var f))
+                    throw new TaskDataException($"{where}: no field '{field}' (the line has {Names(obj)})");
+                if (f.ValueKind != JsonValueKind.String)
+                    throw new TaskDataException($"{where}: field '{field}' must be a string, got {Kind(f)}");
             }
             rows.Add(new TaskRow(rows.Count, prompt.GetString()!, answer, fields));
         }
@@ -184,7 +192,7 @@ public static class JsonlWriter
     public static void Write(string path, IEnumerable<IReadOnlyList<(string Name, object Value)>> rows)
     {
         using var stream = File.Create(path);
-        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         var newline = "\n"u8.ToArray();
         foreach (var row in rows)
         {

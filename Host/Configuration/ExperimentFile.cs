@@ -32,6 +32,14 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
     public bool UsesCapo => Rewards.Any(r => r.Type == CapoRewardType);
     /// <summary>The reward type name of CAPO's token-level reward.</summary>
     public const string CapoRewardType = "capo";
+    /// <summary>The task type (key <c>task.type</c>): arithmetic or jsonl.</summary>
+    internal string TaskType { get; init; } = ArithmeticTask;
+    /// <summary>The first arithmetic-only <c>task.*</c> key the file set, or null.</summary>
+    internal string? ArithmeticKeySet { get; init; }
+    /// <summary>The first JSONL-only <c>task.*</c> key the file set, or null.</summary>
+    internal string? JsonlKeySet { get; init; }
+    /// <summary>The task types.</summary>
+    internal const string ArithmeticTask = "arithmetic", JsonlTask = "jsonl";
 }
 
 /// <summary>
@@ -58,10 +66,22 @@ public static class ExperimentFile
         new("model.heads", "attention heads (must divide d-model)", (e, v, k) => M(e, m => m with { Heads = Int(v, k, 1) })),
         new("model.context", "longest prompt + completion in tokens", (e, v, k) => M(e, m => m with { Context = Int(v, k, 2) })),
         new("model.mlp-ratio", "MLP width as a multiple of d-model", (e, v, k) => M(e, m => m with { MlpRatio = Int(v, k, 1) })),
-        new("task.min-ops", "fewest operations per problem", (e, v, k) => T(e, t => t with { MinOps = Int(v, k, 1) })),
-        new("task.max-ops", "most operations per problem", (e, v, k) => T(e, t => t with { MaxOps = Int(v, k, 1) })),
-        new("task.operand-digits", "digits per operand", (e, v, k) => T(e, t => t with { OperandDigits = Int(v, k, 1) })),
-        new("task.operators", "operators to draw from, a string over \"+-*\"", (e, v, k) => T(e, t => t with { Operators = Str(v, k) })),
+        new("task.type", "the task: arithmetic (the default: the built-in generator, keys task.min-ops .. task.operators) or jsonl (a data set, keys task.train .. task.tolerance)",
+            (e, v, k) => Str(v, k) is Experiment.ArithmeticTask or Experiment.JsonlTask ? e with { TaskType = Str(v, k) }
+                : throw new ConfigError($"{k}: expected {Experiment.ArithmeticTask} or {Experiment.JsonlTask}, got '{Str(v, k)}'")),
+        new("task.min-ops", "arithmetic: fewest operations per problem", (e, v, k) => T(e, k, t => t with { MinOps = Int(v, k, 1) })),
+        new("task.max-ops", "arithmetic: most operations per problem", (e, v, k) => T(e, k, t => t with { MaxOps = Int(v, k, 1) })),
+        new("task.operand-digits", "arithmetic: digits per operand", (e, v, k) => T(e, k, t => t with { OperandDigits = Int(v, k, 1) })),
+        new("task.operators", "arithmetic: operators to draw from, a string over \"+-*\"", (e, v, k) => T(e, k, t => t with { Operators = Str(v, k) })),
+        new("task.train", "jsonl: the training rows, one JSON object a line (path relative to the working directory; the same file must be at that path on every node that samples or scores, checked by SHA-256)", (e, v, k) => D(e, k, d => d with { Train = Str(v, k) })),
+        new("task.test", "jsonl: the held-out rows for evaluation (or task.test-fraction)", (e, v, k) => D(e, k, d => d with { Test = Str(v, k) })),
+        new("task.test-fraction", "jsonl: without task.test, hold out this fraction of the train rows, in (0, 1)", (e, v, k) => D(e, k, d => d with { TestFraction = Dbl(v, k) })),
+        new("task.split-seed", "jsonl: seed of the task.test-fraction split", (e, v, k) => D(e, k, d => d with { SplitSeed = (ulong)Long(v, k, 0) })),
+        new("task.prompt-field", "jsonl: the field holding the prompt (default prompt); the policy sees the prompt and a newline", (e, v, k) => D(e, k, d => d with { PromptField = Str(v, k) })),
+        new("task.answer-field", "jsonl: the field holding the ground-truth answer (default answer)", (e, v, k) => D(e, k, d => d with { AnswerField = Str(v, k) })),
+        new("task.solution-field", "jsonl: the field holding a worked solution, the completion SFT teaches (without it there is no SFT)", (e, v, k) => D(e, k, d => d with { SolutionField = Str(v, k) })),
+        new("task.verifier", "jsonl: how an answer is judged: exact, numeric (within task.tolerance), last-number, gsm8k (the number after ####) or boxed (\\boxed{...}, as MATH)", (e, v, k) => D(e, k, d => d with { Verifier = Str(v, k) })),
+        new("task.tolerance", "jsonl: absolute (and relative, for large values) tolerance of the numeric verifier", (e, v, k) => D(e, k, d => d with { Tolerance = Dbl(v, k) })),
         new("sft.steps", "supervised warm-up steps (0 skips SFT)", (e, v, k) => S(e, s => s with { Steps = Int(v, k, 0) })),
         new("sft.batch-size", "reference solutions per SFT step", (e, v, k) => S(e, s => s with { BatchSize = Int(v, k, 1) })),
         new("sft.learning-rate", "SFT Adam learning rate", (e, v, k) => S(e, s => s with { LearningRate = Dbl(v, k) })),
@@ -172,13 +192,14 @@ public static class ExperimentFile
             string other = LmAlgorithms.All.First(a => a.OptionsType.IsInstanceOfType(set)).Name;
             throw new ConfigError($"{origin}: {other}.* keys are set but algorithm = \"{exp.Options.Algorithm}\"; add algorithm = \"{other}\" or remove them");
         }
+        exp = WithTask(exp, origin);
         try
         {
             exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate();
             algorithm.Validate(exp.Options.AlgorithmOptions ?? Activator.CreateInstance(algorithm.OptionsType)!);
         }
         catch (ArgumentException e) { throw read.Blame.Invalid(e, TaskProperties); }
-        CheckLengths(exp.Options, read.Blame);
+        if (exp.Options.Data is null) CheckLengths(exp.Options, read.Blame);
         exp = WithCapo(exp, origin);
         CheckName(exp.Name, origin);
         return exp;
@@ -209,6 +230,46 @@ public static class ExperimentFile
                               $"({task}) has {sft} tokens; raise model.context to {sft}");
     }
 
+    /// <summary>The rewards that read the arithmetic problem (its steps), which a data-set task does not have.</summary>
+    private static readonly string[] ArithmeticRewards = ["format", "step-correctness", Experiment.CapoRewardType];
+
+    /// <summary>
+    /// A JSONL task: reads its files (a missing file, a malformed line or field is an error naming the file and line),
+    /// pins their SHA-256 into the settings the nodes get, checks that prompts and solutions fit <c>model.context</c>, and
+    /// refuses rewards that need the arithmetic problem. Keys of the other task type are an error.
+    /// </summary>
+    private static Experiment WithTask(Experiment exp, string origin)
+    {
+        if (exp.TaskType == Experiment.ArithmeticTask)
+        {
+            if (exp.JsonlKeySet is { } key)
+                throw new ConfigError($"{origin}: {key} is a key of task.type = \"jsonl\" but the task is arithmetic; add task.type = \"jsonl\"");
+            return exp;
+        }
+        if (exp.ArithmeticKeySet is { } arithmetic)
+            throw new ConfigError($"{origin}: {arithmetic} is a key of the arithmetic task but task.type = \"jsonl\"; remove it");
+        var d = exp.Options.Data ?? new Environments.Tasks.JsonlTaskOptions();
+        if (string.IsNullOrWhiteSpace(d.Train)) throw new ConfigError($"{origin}: task.train: missing (task.type = \"jsonl\" needs a train file)");
+        if (d.Test is null && d.TestFraction == 0) throw new ConfigError($"{origin}: task.test: missing (give a test file, or task.test-fraction to split the train file)");
+        for (int i = 0; i < exp.Rewards.Count; i++)
+            if (ArithmeticRewards.Contains(exp.Rewards[i].Type))
+                throw new ConfigError($"{origin}: rewards[{i}]: reward '{exp.Rewards[i].Type}' needs the arithmetic task's problems, not task.type = \"jsonl\" (use outcome, which applies task.verifier, or a plug-in)");
+        Environments.Tasks.JsonlTask task;
+        try { task = Environments.Tasks.JsonlTask.Open(d); }
+        catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        catch (Environments.Tasks.TaskDataException e) { throw new ConfigError(e.Message); }
+        catch (IOException e) { throw new ConfigError($"{d.Train}: {e.Message}"); }
+        var o = exp.Options with { Data = task.Pinned, Model = exp.Options.Model with { VocabSize = task.Tokenizer.VocabSize } };
+        int context = o.Model.Context, maxNew = o.Grpo.MaxNewTokens;
+        if (task.LongestPrompt + maxNew > context)
+            throw new ConfigError($"{origin}: model.context = {context} is too short: the longest prompt of the task has {task.LongestPrompt} tokens " +
+                                  $"(with its newline) and grpo.max-new-tokens = {maxNew} come after it; raise model.context to {task.LongestPrompt + maxNew} or lower grpo.max-new-tokens");
+        int sft = task.LongestPrompt + task.LongestSolution + 1;
+        if (o.Sft.Steps > 0 && d.SolutionField is not null && sft > context)
+            throw new ConfigError($"{origin}: model.context = {context} is too short for SFT: the longest train prompt with its solution and end token has {sft} tokens; raise model.context to {sft}");
+        return exp with { Options = o };
+    }
+
     /// <summary>
     /// Attaches the CAPO settings to the reward of type "capo" (its timeout must outlast the vote's deadline); capo.*
     /// keys without a capo reward are an error, since they would silently do nothing.
@@ -233,7 +294,10 @@ public static class ExperimentFile
     }
 
     private static Experiment M(Experiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
-    private static Experiment T(Experiment e, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) => e with { Options = e.Options with { Task = f(e.Options.Task) } };
+    private static Experiment T(Experiment e, string key, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) =>
+        e with { Options = e.Options with { Task = f(e.Options.Task) }, ArithmeticKeySet = e.ArithmeticKeySet ?? key };
+    private static Experiment D(Experiment e, string key, Func<Environments.Tasks.JsonlTaskOptions, Environments.Tasks.JsonlTaskOptions> f) =>
+        e with { Options = e.Options with { Data = f(e.Options.Data ?? new()) }, JsonlKeySet = e.JsonlKeySet ?? key };
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RlActors.Environments;
 using RlActors.Environments.Arithmetic;
+using RlActors.Environments.Tasks;
 using RlActors.Policies.Algorithms;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Grpo;
@@ -16,10 +17,12 @@ public sealed record RlvrOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Torch device: "cpu" or "cuda" (needs a CUDA libtorch, see README).</summary>
     public string Device { get; init; } = "cpu";
-    /// <summary>Model shape.</summary>
+    /// <summary>Model shape. With a data-set task (<see cref="Data"/>) the vocabulary size follows that task's tokenizer.</summary>
     public LmConfig Model { get; init; } = new() { VocabSize = CharTokenizer.Default.VocabSize };
-    /// <summary>Problem distribution (training and evaluation).</summary>
+    /// <summary>Problem distribution of the arithmetic task (training and evaluation); unused when <see cref="Data"/> is set.</summary>
     public ArithmeticOptions Task { get; init; } = new();
+    /// <summary>A JSONL data-set task instead of the arithmetic generator (null: arithmetic).</summary>
+    public JsonlTaskOptions? Data { get; init; }
     /// <summary>Supervised warm-up.</summary>
     public SftOptions Sft { get; init; } = new();
     /// <summary>GRPO hyperparameters. Its sampling settings (prompts per step, group size, temperature, top-k, max new
@@ -54,7 +57,8 @@ public sealed record RlvrOptions
         if (GrpoSteps < 0) throw new ArgumentException($"grpo.steps must be >= 0 (got {GrpoSteps})");
         if (EvalProblems < 1) throw new ArgumentException($"eval.problems must be >= 1 (got {EvalProblems})");
         if (EvalEvery < 0) throw new ArgumentException($"eval.every must be >= 0 (got {EvalEvery})");
-        if (Model.VocabSize != CharTokenizer.Default.VocabSize)
+        Data?.Validate();
+        if (Data is null && Model.VocabSize != CharTokenizer.Default.VocabSize)
             throw new ArgumentException($"model.vocab-size must be {CharTokenizer.Default.VocabSize} for the arithmetic tokenizer (got {Model.VocabSize})");
     }
 }
@@ -87,14 +91,21 @@ public sealed class ArithmeticRlvr : IDisposable
     private readonly RlvrOptions o;
     private readonly ArithmeticDataset sftData;
     private readonly ArithmeticDataset rlData;
+    // A data-set task: its training rows in two epoch-wise shuffled orders (SFT and RL), the next draw of each.
+    private readonly JsonlTask? data;
+    private readonly TaskRuntime? rlRows;
+    private readonly EpochOrder? sftOrder;
+    private long sftDraw, rlDraw;
     private readonly Generator sampler;
     private readonly RewardFunction reward;
     private ILmAlgorithm? algorithm;
 
     /// <summary>The policy being trained.</summary>
     public TransformerLm Policy { get; }
-    /// <summary>The fixed held-out problems.</summary>
+    /// <summary>The fixed held-out problems (empty for a data-set task, which evaluates on its test rows).</summary>
     public IReadOnlyList<ArithmeticProblem> HeldOut { get; }
+    /// <summary>The task's tokenizer: <see cref="CharTokenizer.Default"/> for arithmetic, the data set's own otherwise.</summary>
+    public CharTokenizer Tokenizer { get; }
     /// <summary>GRPO steps taken.</summary>
     public int GrpoStepsDone { get; private set; }
 
@@ -104,27 +115,74 @@ public sealed class ArithmeticRlvr : IDisposable
         options.Validate();
         o = options;
         this.reward = reward ?? ((p, r) => ArithmeticVerifier.OutcomeReward(p, r));
-        Policy = new TransformerLm(options.Model, (long)(options.Seed * 1_000_003 % long.MaxValue), TorchSharp.torch.device(options.Device));
+        var model = options.Model;
+        if (options.Data is { } d)
+        {
+            // Draw k of RL is row RowOf(k) of the order seeded like the arithmetic RL stream, as in the actor runtime.
+            rlRows = TaskRuntime.OfJsonl(d, SplitMix64.Stream(options.Seed, 2));
+            data = rlRows.Jsonl!;
+            sftOrder = new EpochOrder(data.Train.Count!.Value, SplitMix64.Stream(options.Seed, 1));
+            model = model with { VocabSize = data.Tokenizer.VocabSize };
+        }
+        Tokenizer = data?.Tokenizer ?? CharTokenizer.Default;
+        Policy = new TransformerLm(model, (long)(options.Seed * 1_000_003 % long.MaxValue), TorchSharp.torch.device(options.Device));
         sftData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 1));
         rlData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 2));
         sampler = new Generator(SplitMix64.Stream(options.Seed, 3), TorchSharp.torch.device(options.Device));
-        HeldOut = ArithmeticDataset.HeldOut(options.Task, options.EvalSeed, options.EvalProblems);
+        HeldOut = data is null ? ArithmeticDataset.HeldOut(options.Task, options.EvalSeed, options.EvalProblems) : [];
     }
 
+
+    /// <summary>Whether <see cref="RunSft"/> trains: SFT steps are set and the task has reference solutions (a data-set
+    /// task without a solution field has none, so it starts RL from the initial model).</summary>
+    public bool HasSft => o.Sft.Steps > 0 && (data is null || data.Options.SolutionField is not null);
 
     /// <summary>Runs the SFT warm-up; <paramref name="progress"/> gets (step, loss).</summary>
     public void RunSft(Action<int, double>? progress = null)
     {
+        if (!HasSft) return;
         using var sft = new SftTrainer(Policy, o.Sft);
         for (int s = 1; s <= o.Sft.Steps; s++)
         {
-            double loss = sft.Step(sftData);
+            double loss = data is null ? sft.Step(sftData) : SftStepOnRows(sft);
             progress?.Invoke(s, loss);
         }
     }
 
-    /// <summary>Greedy accuracy on the held-out set.</summary>
-    public ArithmeticLm.EvalResult Evaluate() => ArithmeticLm.Evaluate(Policy, HeldOut, o.Grpo.MaxNewTokens);
+    // One SFT step on the next batch of train rows: prompt, then solution and the end token.
+    private double SftStepOnRows(SftTrainer sft)
+    {
+        var rows = Enumerable.Range(0, o.Sft.BatchSize).Select(_ => data!.Train.Get(sftOrder!.RowOf(sftDraw++))).ToList();
+        return sft.Step(rows.Select(r => Tokenizer.Encode(JsonlTask.PromptText(r))).ToList(), rows.Select(r => Tokenizer.EncodeWithEos(data!.Solution(r)!)).ToList());
+    }
+
+    /// <summary>Greedy accuracy on the held-out set (a data-set task: its first eval.problems test rows, by its verifier).</summary>
+    public ArithmeticLm.EvalResult Evaluate() => data is null
+        ? ArithmeticLm.Evaluate(Policy, HeldOut, o.Grpo.MaxNewTokens)
+        : EvaluateRows(Policy, data, o.EvalProblems, o.Grpo.MaxNewTokens);
+
+    /// <summary>
+    /// Greedy accuracy of <paramref name="model"/> on the first <paramref name="count"/> test rows of <paramref name="task"/>
+    /// (all of them when there are fewer), each completion judged by the task's verifier. A data set has no steps to
+    /// check, so the step accuracy is reported as 0.
+    /// </summary>
+    public static ArithmeticLm.EvalResult EvaluateRows(TransformerLm model, JsonlTask task, int count, int maxNewTokens, int batchSize = 250)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        var rows = task.Test.Rows.Take(count).ToList();
+        var greedy = new SampleOptions { Temperature = 0, MaxNewTokens = maxNewTokens };
+        int correct = 0;
+        for (int start = 0; start < rows.Count; start += batchSize)
+        {
+            var chunk = rows.Skip(start).Take(batchSize).ToList();
+            var result = LmSampler.Sample(model, chunk.Select(r => task.Tokenizer.Encode(JsonlTask.PromptText(r))).ToList(), greedy, null, CharTokenizer.Eos, CharTokenizer.Pad);
+            for (int i = 0; i < chunk.Count; i++)
+                if (task.IsCorrect(task.Tokenizer.Decode(result.Completions[i]), chunk[i])) correct++;
+        }
+        model.train(wasTraining);
+        return new ArithmeticLm.EvalResult((double)correct / rows.Count, 0, new Dictionary<ResponseStatus, int>(), rows.Count);
+    }
 
     /// <summary>The RL algorithm, built on first use (after SFT: a reference or critic copies the policy as it is then).</summary>
     public ILmAlgorithm Algorithm => algorithm ??= LmAlgorithms.Create(o.Algorithm,
@@ -137,6 +195,7 @@ public sealed class ArithmeticRlvr : IDisposable
         var g = o.Grpo;
         var watch = Stopwatch.StartNew();
 
+        if (data is not null) return GrpoStepOnRows(watch);
         // 1. Sample G completions for each prompt, laid out group after group.
         var problems = rlData.NextBatch(g.PromptsPerStep);
         var prompts = problems.SelectMany(p => Enumerable.Repeat(ArithmeticLm.PromptIds(p), g.GroupSize)).ToList();
@@ -172,6 +231,35 @@ public sealed class ArithmeticRlvr : IDisposable
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
         if (scoring?.Metrics is { } extra) foreach (var (key, value) in extra) metrics[key] = value;
+        GrpoStepsDone++;
+        return metrics;
+    }
+
+    // GrpoStep on a data-set task: prompts from the train rows, the task's verifier as the reward (1 right, 0 wrong).
+    private Dictionary<string, double> GrpoStepOnRows(Stopwatch watch)
+    {
+        if (Scorer is not null) throw new InvalidOperationException("a group scorer needs the arithmetic task");
+        var g = o.Grpo;
+        var rows = Enumerable.Range(0, g.PromptsPerStep).Select(_ => rlRows!.RowOfDraw(rlDraw++)).ToList();
+        var prompts = rows.SelectMany(r => Enumerable.Repeat(rlRows!.PromptIds(r), g.GroupSize)).ToList();
+        Policy.eval();
+        var sample = LmSampler.Sample(Policy, prompts,
+            new SampleOptions { Temperature = g.Temperature, TopK = g.TopK, MaxNewTokens = g.MaxNewTokens }, sampler,
+            CharTokenizer.Eos, CharTokenizer.Pad);
+        double sampleSeconds = watch.Elapsed.TotalSeconds;
+        var groups = new List<ScoredGroup>();
+        var rewards = new List<float>();
+        for (int p = 0; p < rows.Count; p++)
+        {
+            var completions = sample.Completions.Skip(p * g.GroupSize).Take(g.GroupSize).ToArray();
+            var row = rlRows!.Row(rows[p]);
+            var groupRewards = completions.Select(c => data!.IsCorrect(Tokenizer.Decode(c), row) ? 1f : 0f).ToArray();
+            groups.Add(new ScoredGroup(prompts[p * g.GroupSize], completions, groupRewards, null));
+            rewards.AddRange(groupRewards);
+        }
+        var metrics = Ordered(Algorithm.Train(groups), groups, rewards.Average(), rewards.Average());
+        metrics["sample_s"] = sampleSeconds;
+        metrics["step_s"] = watch.Elapsed.TotalSeconds;
         GrpoStepsDone++;
         return metrics;
     }
@@ -214,8 +302,8 @@ public sealed class ArithmeticRlvr : IDisposable
         var parts = new Dictionary<string, byte[]>
         {
             ["generator.sampler"] = RngState.Save(sampler),
-            ["cursor.sft"] = sftData.SaveCursor(),
-            ["cursor.rl"] = rlData.SaveCursor(),
+            ["cursor.sft"] = data is null ? sftData.SaveCursor() : BitConverter.GetBytes(sftDraw),
+            ["cursor.rl"] = data is null ? rlData.SaveCursor() : BitConverter.GetBytes(rlDraw),
         };
         if (o.Algorithm != "grpo") parts[AlgorithmPart] = System.Text.Encoding.UTF8.GetBytes(o.Algorithm);
         foreach (var (name, bytes) in state)
@@ -251,9 +339,19 @@ public sealed class ArithmeticRlvr : IDisposable
             if (name.StartsWith(AlgorithmPart + ".", StringComparison.Ordinal)) state[name[(AlgorithmPart.Length + 1)..]] = bytes;
         if (state.Count > 0) Algorithm.LoadState(state); // none: saved before the first RL step
         if (c.Parts.TryGetValue("generator.sampler", out var g)) RngState.Restore(sampler, g);
+        if (data is not null)
+        {
+            // A data-set task's cursors are the next draw of each order (8 bytes).
+            if (c.Parts.TryGetValue("cursor.sft", out var ds)) sftDraw = DrawCursor(ds);
+            if (c.Parts.TryGetValue("cursor.rl", out var dr)) rlDraw = DrawCursor(dr);
+            return;
+        }
         if (c.Parts.TryGetValue("cursor.sft", out var s)) sftData.Restore(ArithmeticDataset.LoadCursor(s));
         if (c.Parts.TryGetValue("cursor.rl", out var r)) rlData.Restore(ArithmeticDataset.LoadCursor(r));
     }
+
+    private static long DrawCursor(byte[] bytes) => bytes.Length == 8
+        ? BitConverter.ToInt64(bytes) : throw new InvalidDataException($"checkpoint: a data-set cursor has 8 bytes, not {bytes.Length} (was it written by an arithmetic run?)");
 
     /// <summary>The sampling generator's state (to checkpoint a run).</summary>
     public byte[] SamplerState() => RngState.Save(sampler);

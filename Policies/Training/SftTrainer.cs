@@ -55,11 +55,17 @@ public sealed class SftTrainer : IDisposable
     /// <summary>One optimizer step on the next batch of <paramref name="data"/>; returns the mean token loss.</summary>
     public double Step(ArithmeticDataset data)
     {
-        model.train();
         var problems = data.NextBatch(options.BatchSize);
+        return Step(problems.Select(ArithmeticLm.PromptIds).ToList(), problems.Select(ArithmeticLm.ReferenceIds).ToList());
+    }
+
+    /// <summary>One optimizer step on <paramref name="prompts"/> with their reference <paramref name="completions"/>
+    /// (ids, ending with the end token); returns the mean token loss.</summary>
+    public double Step(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> completions)
+    {
+        model.train();
         using var scope = NewDisposeScope();
-        var completions = problems.Select(ArithmeticLm.ReferenceIds).ToList();
-        using var batch = SequenceBatch.Build(problems.Select(ArithmeticLm.PromptIds).ToList(), completions, CharTokenizer.Pad, model.Device);
+        using var batch = SequenceBatch.Build(prompts, completions, CharTokenizer.Pad, model.Device);
         var mask = tensor(LmScoring.CompletionMask(completions, batch.CompletionLength, CharTokenizer.Eos, CharTokenizer.Pad),
             new long[] { completions.Count, batch.CompletionLength }, device: model.Device);
         var (logp, _) = LmScoring.CompletionLogProbs(model, batch);

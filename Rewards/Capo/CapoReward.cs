@@ -80,7 +80,7 @@ public sealed class CapoReward : IAsyncRewardFunction
         for (int i = 0; i < tasks.Length; i++)
         {
             RewardSample sample = group.Samples[i];
-            CritiqueRequest request = CritiquePrompt.Build($"{group.GroupId}/{sample.Index}", group.Problem, sample.Parsed)
+            CritiqueRequest request = CritiquePrompt.Build($"{group.GroupId}/{sample.Index}", group.RequireProblem("capo"), sample.Parsed)
                 with { CompletionTokens = sample.CompletionTokens };
             tasks[i] = AskAsync(request, ct);
         }

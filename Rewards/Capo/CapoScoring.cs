@@ -151,10 +151,10 @@ public static class CapoScoring
                 judged += steps;
                 votedWrong += wrong.Length;
                 agreement.Add((steps, sets.AsReadOnly()));
-                vsOracle?.Add(wrong, OracleJudge.WrongSteps(group.Problem, sample.Parsed));
+                vsOracle?.Add(wrong, OracleJudge.WrongSteps(group.RequireProblem("capo"), sample.Parsed));
             }
 
-            (sequence[i], perToken[i]) = TokenCredit.Compute(sample, group.Problem, wrong, o.Credit);
+            (sequence[i], perToken[i]) = TokenCredit.Compute(sample, group.RequireProblem("capo"), wrong, o.Credit);
             perStep[i] = new double[steps];
             for (int k = 0; k < steps; k++)
             {

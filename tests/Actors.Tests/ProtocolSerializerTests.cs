@@ -15,7 +15,8 @@ namespace RlActors.Actors.Tests;
 
 public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterTestKit(output)
 {
-    private static readonly TaskSpec Task = new(1, 3, 2, "+-*", 0xFEDC_BA98_7654_3210UL);
+    private static readonly TaskSpec Task = TaskSpec.Arithmetic(new() { MinOps = 1, MaxOps = 3, OperandDigits = 2, Operators = "+-*" }, 0xFEDC_BA98_7654_3210UL);
+    private static readonly TaskSpec JsonlTask = new(TaskSpec.JsonlKind, new Environments.Tasks.JsonlTaskOptions { Train = "data/train.jsonl", TestFraction = 0.1, Verifier = "gsm8k", TrainSha256 = "ab12" }.ToJson(), 42);
 
     private static RolloutGroup Group(string id, long problem, int g) => new(id, problem, [3, 4, 5, 6],
         Enumerable.Range(0, g).Select(i => new[] { 7 + i, 8, 1, 0 }).ToArray(),
@@ -28,10 +29,11 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         ["sp.task"] = new SampleTask("exp-α", 12, 3, 11, [0, 5, long.MaxValue], Task, new SamplingSpec(8, 0.7, 5, 48), ulong.MaxValue - 1),
         ["sp.rollouts"] = new SlotRollouts("exp", 12, 3, 11, "host:1/sampler-0", [Group("exp/12/3/0", 0, 3), Group("exp/12/3/5", 5, 3)], 1234, 0.25),
         ["sp.done"] = new NoMoreWork("exp"),
+        ["sp.cannot"] = new CannotSample("exp", "sampler host:1/sampler-0: data/train.jsonl: no such file"),
         ["w.get"] = new GetWeights(42),
         ["w.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),
         ["w.unavailable"] = new WeightsUnavailable(3, 9),
-        ["r.score"] = new ScoreSlot("exp", 12, 3, 11, Task,
+        ["r.score"] = new ScoreSlot("exp", 12, 3, 11, JsonlTask,
             [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5),
              new RewardSpecDto("capo", null, 1.0, 60, "{\"critiques\":4,\"judge\":{\"type\":\"noisy-oracle\"}}")],
             [Group("exp/12/3/0", 0, 2)]),

@@ -50,6 +50,42 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     }
 
     [Fact]
+    public void A_jsonl_task_is_sampled_from_its_train_rows_and_a_file_that_differs_from_the_hosts_is_refused_naming_it()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "rlactors-sampler-jsonl-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string train = Path.Combine(dir, "train.jsonl");
+            File.WriteAllText(train, string.Concat(Enumerable.Range(0, 6).Select(i => $"{{\"q\": \"row {i}\", \"a\": \"{i}\"}}\n")));
+            var options = new Environments.Tasks.JsonlTaskOptions { Train = train, TestFraction = 0.5, PromptField = "q", AnswerField = "a" };
+            var pinned = Environments.Tasks.JsonlTask.Open(options).Pinned;
+            var spec = new TaskSpec(TaskSpec.JsonlKind, pinned.ToJson(), 5);
+            var runtime = spec.Open();
+            using var model = new TransformerLm(Tiny.Model with { VocabSize = runtime.Tokenizer.VocabSize }, 14);
+            var experiment = CreateTestProbe();
+            var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+
+            experiment.Send(sampler, new SampleTask("exp", 1, 0, 0, [0, 1, 2, 3], spec, new SamplingSpec(2, 1.0, 0, 4), 7));
+            experiment.ExpectMsg<GetWeights>(Wait);
+            experiment.Reply(Tiny.Weights(0, model));
+            var r = experiment.ExpectMsg<SlotRollouts>(Wait);
+            // Draws 0..3 of the shuffled train order (3 rows an epoch), each group prompted with its row's text and a newline.
+            Assert.Equal(new long[] { 0, 1, 2, 3 }.Select(runtime.RowOfDraw), r.Groups.Select(g => g.ProblemIndex));
+            foreach (var g in r.Groups)
+                Assert.Equal(runtime.Tokenizer.Encode(runtime.Row(g.ProblemIndex).Prompt + "\n"), g.Prompt);
+
+            var other = new TaskSpec(TaskSpec.JsonlKind, (pinned with { TrainSha256 = new string('0', 64) }).ToJson(), 5);
+            experiment.Send(sampler, new SampleTask("exp", 2, 0, 0, [0], other, new SamplingSpec(2, 1.0, 0, 4), 7));
+            var refused = experiment.ExpectMsg<CannotSample>(Wait);
+            Assert.Equal("exp", refused.Experiment);
+            Assert.Contains(train, refused.Reason);
+            Assert.Contains("SHA-256", refused.Reason);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void The_same_task_twice_gives_identical_completions_and_the_weights_are_fetched_once()
     {
         using var model = new TransformerLm(Tiny.Model, 12);

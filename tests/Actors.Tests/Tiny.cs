@@ -17,11 +17,9 @@ internal static class Tiny
         VocabSize = CharTokenizer.Default.VocabSize, DModel = 16, Layers = 1, Heads = 2, Context = 48, MlpRatio = 2,
     };
 
-    public static TaskSpec Task(ulong dataSeed = 7) =>
-        new(TaskOptions.MinOps, TaskOptions.MaxOps, TaskOptions.OperandDigits, TaskOptions.Operators, dataSeed);
+    public static TaskSpec Task(ulong dataSeed = 7) => TaskSpec.Arithmetic(TaskOptions, dataSeed);
 
-    public static ArithmeticGenerator Generator(TaskSpec t) =>
-        new(new ArithmeticOptions { MinOps = t.MinOps, MaxOps = t.MaxOps, OperandDigits = t.OperandDigits, Operators = t.Operators }, t.DataSeed);
+    public static ArithmeticGenerator Generator(TaskSpec t) => t.Generator();
 
     /// <summary>Options of a tiny run: SFT 5 steps, then <paramref name="grpoSteps"/> GRPO steps of 4 prompts x 4.</summary>
     public static RlvrOptions Options(int grpoSteps = 3, ulong seed = 1) => new()

@@ -63,4 +63,27 @@ public class CharTokenizerTests
         for (int id = 2; id < Tok.VocabSize; id++)
             Assert.False(Tok.IsTerminal(id));
     }
+
+    [Fact]
+    public void A_data_set_tokenizer_has_the_sorted_distinct_characters_of_its_texts_whatever_their_order()
+    {
+        var a = CharTokenizer.FromTexts(["A counter starts at 7.", "What is it now? é"]);
+        var b = CharTokenizer.FromTexts(["What is it now? é", "A counter starts at 7."]);
+        Assert.Equal(" .7?AWacehinorstuwé", a.Characters);
+        Assert.Equal(a.Characters, b.Characters);
+        Assert.Equal(2 + a.Characters.Length, a.VocabSize);
+        Assert.Equal([2 + a.Characters.IndexOf('W'), 2 + a.Characters.IndexOf('é')], a.Encode("Wé"));
+        Assert.Equal("What is it now? é", a.Decode(a.EncodeWithEos("What is it now? é")));
+        Assert.Contains("'x'", Assert.Throws<ArgumentException>(() => a.Encode("x")).Message);
+    }
+
+    [Fact]
+    public void The_arithmetic_tokenizer_built_from_its_alphabet_gives_the_default_ids()
+    {
+        var built = new CharTokenizer(CharTokenizer.Alphabet);
+        string text = "Q:7+5-3=\nA:9\n ";
+        Assert.Equal(Tok.Encode(text), built.Encode(text));
+        Assert.Equal(CharTokenizer.Alphabet, Tok.Characters);
+        Assert.Throws<ArgumentException>(() => new CharTokenizer("aa"));
+    }
 }

@@ -158,10 +158,17 @@ public sealed class ConfigSyntaxTests
             {
                 ExperimentKinds.Ccl => (object)CclExperimentFile.Parse(text, file, []), // without loading the data set
                 ExperimentKinds.Flow => FlowExperimentFile.Parse(text, file, []),
-                _ => ExperimentFile.Parse(text, file, []),
+                _ => ExperimentFile.Parse(text, file, RepoPaths(text)),
             };
         }
     }
+
+    /// <summary>A JSONL example names its data files relative to the working directory (the repository root, where the
+    /// examples are run from): overrides that point them into the repository from the test's folder.</summary>
+    private static List<string> RepoPaths(string text) => new[] { "task.train", "task.test" }
+        .Select(key => (key, value: ConfigReader.Peek(text, [], key)))
+        .Where(p => p.value is not null)
+        .Select(p => $"{p.key}={Experiments.Quote(Repo.InRepo(p.value!))}").ToList();
 
     [Fact]
     public async Task A_stray_brace_is_exit_2_with_file_line_and_column_and_nothing_written()

@@ -21,7 +21,7 @@ public sealed class RewardGroupRowTests
         var group = Small(); // 7+5-3
         Assert.Equal(group.Prompt, group.Row.Prompt);
         Assert.Equal("9", group.Row.Answer);
-        Assert.Equal(group.Problem.ReferenceCompletion, group.Row.Fields["solution"]);
+        Assert.Equal(group.Problem!.ReferenceCompletion, group.Row.Fields["solution"]);
         Assert.Equal("7+5-3", group.Row.Fields["expression"]);
     }
 
@@ -33,5 +33,19 @@ public sealed class RewardGroupRowTests
         // The same completions against another task's row: the reward follows the row, not the arithmetic problem.
         var other = group with { Row = new TaskRow(0, "How much is twelve?", "12", new Dictionary<string, string> { ["level"] = "easy" }) };
         Assert.Equal([0.0, 1.0], new AnswerMatch("last-number").Score(other).Sequence);
+    }
+
+    [Fact]
+    public void A_data_set_group_has_no_problem_and_the_outcome_reward_applies_the_tasks_verifier()
+    {
+        var tok = Environments.Arithmetic.CharTokenizer.FromTexts(["What is 3+4?\n", "3+4=7\n#### 7", "#### 8"]);
+        var row = new TaskRow(4, "What is 3+4?", "7", new Dictionary<string, string> { ["question"] = "What is 3+4?", ["answer"] = "7" });
+        int[] Ids(string text) => [.. tok.EncodeWithEos(text), .. Enumerable.Repeat(Environments.Arithmetic.CharTokenizer.Pad, 14 - text.Length - 1)];
+        var group = RewardGroup.FromRow("g", row, [Ids("3+4=7\n#### 7"), Ids("#### 8"), Ids("7")], 3, tok, AnswerVerifiers.Create("gsm8k"));
+        Assert.Null(group.Problem);
+        Assert.Equal("What is 3+4?", group.Prompt);
+        Assert.Equal("3+4=7\n#### 7", group.Samples[0].Completion);
+        Assert.Equal([1.0, 0.0, 0.0], new OutcomeReward().Score(group).Sequence); // "7" alone has no "####": no answer
+        Assert.Contains("step-correctness", Assert.Throws<InvalidOperationException>(() => new StepCorrectnessReward().Score(group)).Message);
     }
 }
