@@ -55,4 +55,47 @@ public sealed class OutOfTreePluginTests
         // The length penalty is in [-1, 0] at weight 0.1; the tiny policy rarely answers right: a negative mean shows it scored.
         Assert.Contains(rows, r => r["reward_mean"].GetDouble() < 0);
     }
+
+    [Fact]
+    public async Task A_plugin_reading_only_the_task_row_scores_a_jsonl_task_it_has_never_seen()
+    {
+        using var dir = new TempFolder();
+        string project = Blocks("xml").Single(b => b.Contains("<RlActorsDir>"))
+            .Replace("/path/to/rlactors", Repo.Root).Replace("/bin/Debug/", $"/bin/{Repo.Configuration}/");
+        Directory.CreateDirectory(dir["plugin"]);
+        dir.Write("plugin/AnyTask.csproj", project);
+        dir.Write("plugin/LastLineIsAnswer.cs", Blocks("csharp").Single(b => b.Contains("class LastLineIsAnswer")));
+        var build = Process.Start(new ProcessStartInfo("dotnet", ["build", dir["plugin/AnyTask.csproj"], "-nologo", "-v", "q"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir["plugin"],
+        })!;
+        var output = build.StandardOutput.ReadToEndAsync();
+        Assert.True(build.WaitForExit(TimeSpan.FromMinutes(3)), "dotnet build of the out-of-tree plug-in did not end in 3 minutes");
+        Assert.True(build.ExitCode == 0, $"the README's plug-in did not build:\n{await output}");
+
+        // A data set the plug-in knows nothing about: five prompts with their answers, and a "weight" column of 2.
+        Directory.CreateDirectory(dir["data"]);
+        string rows = string.Concat(Enumerable.Range(0, 8).SelectMany(_ => new[] { ("say one", "1"), ("say two", "2"), ("say three", "3"), ("say four", "4"), ("say five", "5") })
+            .Select(p => $"{{\"q\": \"{p.Item1}\", \"a\": \"{p.Item2}\", \"s\": \"{p.Item2}\", \"weight\": 2}}\n"));
+        dir.Write("data/train.jsonl", rows);
+        dir.Write("data/test.jsonl", rows);
+        dir.Write("exp.conf", $$"""
+            name = anytask
+            seed = 1
+            log-every = 1
+            task { type = "jsonl", train = "data/train.jsonl", test = "data/test.jsonl", prompt-field = "q", answer-field = "a", solution-field = "s", verifier = "exact" }
+            model { d-model = 16, layers = 1, heads = 2, context = 24 }
+            sft { steps = 60, batch-size = 16, learning-rate = 1e-2 }
+            grpo { steps = 3, prompts-per-step = 4, group-size = 4, max-new-tokens = 8 }
+            eval { problems = 100, every = 0 }
+            rewards = [ { type = "MyLab.Rewards.LastLineIsAnswer, AnyTask", assembly = {{Experiments.Quote(dir["plugin/bin/Debug/net10.0/AnyTask.dll"])}} } ]
+            """);
+        await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(180), "run", "exp.conf");
+        Experiments.AssertSucceeded(run);
+        var steps = Experiments.ReadJsonLines(dir["runs/anytask/metrics.jsonl"]);
+        Assert.All(steps, r => Assert.Equal(0, r["reward_failures"].GetDouble()));
+        // SFT teaches the answers, so most completions end in the row's answer and earn its weight of 2: a mean above 1
+        // shows the plug-in read both the answer and the extra column of rows it was never written for.
+        Assert.True(steps.Average(r => r["reward_mean"].GetDouble()) > 1.0, $"mean reward {steps.Average(r => r["reward_mean"].GetDouble())}\n{run}");
+    }
 }
