@@ -78,7 +78,7 @@ public class ResumeCommandTests
         victim.Kill();
         await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
         var atKill = await Experiments.Show(dir, name, store);
-        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("step").GetInt64() < Total,
+        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("checkpoint").GetProperty("step").GetInt64() < Total,
             $"the run was not cut short by the kill (steps too fast for this test?): {atKill}");
     }
 
