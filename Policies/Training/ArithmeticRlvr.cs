@@ -199,10 +199,7 @@ public sealed class ArithmeticRlvr : IDisposable
         // 1. Sample G completions for each prompt, laid out group after group.
         var problems = rlData.NextBatch(g.PromptsPerStep);
         var prompts = problems.SelectMany(p => Enumerable.Repeat(ArithmeticLm.PromptIds(p), g.GroupSize)).ToList();
-        Policy.eval();
-        var sample = LmSampler.Sample(Policy, prompts,
-            new SampleOptions { Temperature = g.Temperature, TopK = g.TopK, MaxNewTokens = g.MaxNewTokens }, sampler,
-            CharTokenizer.Eos, CharTokenizer.Pad);
+        var sample = SampleGroups(prompts);
         double sampleSeconds = watch.Elapsed.TotalSeconds;
 
         // 2. Score each completion with the verifier (or the group scorer).
@@ -235,6 +232,16 @@ public sealed class ArithmeticRlvr : IDisposable
         return metrics;
     }
 
+    /// <summary>Samples one completion per prompt row (each prompt repeated group-size times) with the run's sampling settings.</summary>
+    private SampleResult SampleGroups(IReadOnlyList<int[]> prompts)
+    {
+        var g = o.Grpo;
+        Policy.eval();
+        return LmSampler.Sample(Policy, prompts,
+            new SampleOptions { Temperature = g.Temperature, TopK = g.TopK, MaxNewTokens = g.MaxNewTokens }, sampler,
+            CharTokenizer.Eos, CharTokenizer.Pad);
+    }
+
     // GrpoStep on a data-set task: prompts from the train rows, the task's verifier as the reward (1 right, 0 wrong).
     private Dictionary<string, double> GrpoStepOnRows(Stopwatch watch)
     {
@@ -242,10 +249,7 @@ public sealed class ArithmeticRlvr : IDisposable
         var g = o.Grpo;
         var rows = Enumerable.Range(0, g.PromptsPerStep).Select(_ => rlRows!.RowOfDraw(rlDraw++)).ToList();
         var prompts = rows.SelectMany(r => Enumerable.Repeat(rlRows!.PromptIds(r), g.GroupSize)).ToList();
-        Policy.eval();
-        var sample = LmSampler.Sample(Policy, prompts,
-            new SampleOptions { Temperature = g.Temperature, TopK = g.TopK, MaxNewTokens = g.MaxNewTokens }, sampler,
-            CharTokenizer.Eos, CharTokenizer.Pad);
+        var sample = SampleGroups(prompts);
         double sampleSeconds = watch.Elapsed.TotalSeconds;
         var groups = new List<ScoredGroup>();
         var rewards = new List<float>();

@@ -11,10 +11,11 @@ public sealed class JsonlTaskRunTests
     // Five prompts, each with one right answer the SFT solution teaches: learnable in a few seconds by a tiny model.
     private static readonly (string Prompt, string Answer)[] Pairs = [("say one", "1"), ("say two", "2"), ("say three", "3"), ("say four", "4"), ("say five", "5")];
 
-    private static string Rows(int copies) => string.Concat(Enumerable.Range(0, copies).SelectMany(_ => Pairs)
-        .Select(p => $"{{\"q\": \"{p.Prompt}\", \"a\": \"{p.Answer}\", \"s\": \"{p.Answer}\"}}\n"));
+    /// <summary>The five rows <paramref name="copies"/> times, as JSONL; <paramref name="more"/> adds columns (e.g. <c>, "weight": 2</c>).</summary>
+    internal static string Rows(int copies, string more = "") => string.Concat(Enumerable.Range(0, copies).SelectMany(_ => Pairs)
+        .Select(p => $"{{\"q\": \"{p.Prompt}\", \"a\": \"{p.Answer}\", \"s\": \"{p.Answer}\"{more}}}\n"));
 
-    private static string Experiment(string name, string extra = "") => $$"""
+    internal static string Experiment(string name, string extra = "") => $$"""
         name = {{name}}
         seed = 1
         log-every = 1

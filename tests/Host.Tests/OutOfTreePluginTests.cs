@@ -75,21 +75,10 @@ public sealed class OutOfTreePluginTests
 
         // A data set the plug-in knows nothing about: five prompts with their answers, and a "weight" column of 2.
         Directory.CreateDirectory(dir["data"]);
-        string rows = string.Concat(Enumerable.Range(0, 8).SelectMany(_ => new[] { ("say one", "1"), ("say two", "2"), ("say three", "3"), ("say four", "4"), ("say five", "5") })
-            .Select(p => $"{{\"q\": \"{p.Item1}\", \"a\": \"{p.Item2}\", \"s\": \"{p.Item2}\", \"weight\": 2}}\n"));
-        dir.Write("data/train.jsonl", rows);
-        dir.Write("data/test.jsonl", rows);
-        dir.Write("exp.conf", $$"""
-            name = anytask
-            seed = 1
-            log-every = 1
-            task { type = "jsonl", train = "data/train.jsonl", test = "data/test.jsonl", prompt-field = "q", answer-field = "a", solution-field = "s", verifier = "exact" }
-            model { d-model = 16, layers = 1, heads = 2, context = 24 }
-            sft { steps = 60, batch-size = 16, learning-rate = 1e-2 }
-            grpo { steps = 3, prompts-per-step = 4, group-size = 4, max-new-tokens = 8 }
-            eval { problems = 100, every = 0 }
-            rewards = [ { type = "MyLab.Rewards.LastLineIsAnswer, AnyTask", assembly = {{Experiments.Quote(dir["plugin/bin/Debug/net10.0/AnyTask.dll"])}} } ]
-            """);
+        dir.Write("data/train.jsonl", JsonlTaskRunTests.Rows(8, ", \"weight\": 2"));
+        dir.Write("data/test.jsonl", JsonlTaskRunTests.Rows(1, ", \"weight\": 2"));
+        dir.Write("exp.conf", JsonlTaskRunTests.Experiment("anytask",
+            $"rewards = [ {{ type = \"MyLab.Rewards.LastLineIsAnswer, AnyTask\", assembly = {Experiments.Quote(dir["plugin/bin/Debug/net10.0/AnyTask.dll"])} }} ]"));
         await using var run = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(180), "run", "exp.conf");
         Experiments.AssertSucceeded(run);
         var steps = Experiments.ReadJsonLines(dir["runs/anytask/metrics.jsonl"]);
