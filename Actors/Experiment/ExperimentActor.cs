@@ -8,6 +8,7 @@ using RlActors.Actors.Rewards;
 using RlActors.Actors.Sampling;
 using RlActors.Policies.Grpo;
 using RlActors.Rewards;
+using RlActors.Rewards.Capo;
 using static RlActors.Actors.Protocol.LearnerProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
 using static RlActors.Actors.Protocol.SamplerProtocol;
@@ -33,7 +34,7 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
     private readonly TaskSpec task;
     private readonly SamplingSpec sampling;
     private readonly RewardSpecDto[] rewards;
-    private readonly RlActors.Rewards.Capo.JudgeWatch? judgeWatch;
+    private readonly JudgeWatch? judgeWatch;
     private readonly Dictionary<long, PolicyWeights> weights = new();
     private readonly SortedDictionary<long, StepWork> steps = new();
     private readonly HashSet<IActorRef> waiting = new();
@@ -77,8 +78,8 @@ public sealed class ExperimentActor : CoordinatorActor, IWithTimers
         task = TaskSpec.Of(o);
         sampling = new SamplingSpec(o.Grpo.GroupSize, o.Grpo.Temperature, o.Grpo.TopK, o.Grpo.MaxNewTokens);
         rewards = settings.Rewards.ToArray();
-        judgeWatch = rewards.FirstOrDefault(r => r.Type == RlActors.Actors.Rewards.RewardWorkerActor.CapoRewardType)?.Settings is { } capo
-            ? new RlActors.Rewards.Capo.JudgeWatch(RlActors.Rewards.Capo.CapoSettings.FromJson(capo)) : null;
+        judgeWatch = rewards.FirstOrDefault(r => r.Type == RewardWorkerActor.CapoRewardType)?.Settings is { } capo
+            ? new JudgeWatch(CapoSettings.FromJson(capo)) : null;
         mediator = DistributedPubSub.Get(Context.System).Mediator;
         learner = Context.ActorOf(LearnerActor.Props(o), "learner");
 

@@ -224,11 +224,8 @@ public sealed class ArithmeticRlvr : IDisposable
 
         // 3. The algorithm's update on the scored groups (GRPO: group-relative advantages spread over each
         // completion's tokens up to its end token, then a clipped step).
-        var metrics = Ordered(Algorithm.Train(groups), groups, rewards.Average(), (double)correct / prompts.Count);
-        metrics["sample_s"] = sampleSeconds;
-        metrics["step_s"] = watch.Elapsed.TotalSeconds;
+        var metrics = Update(groups, rewards.Average(), (double)correct / prompts.Count, sampleSeconds, watch);
         if (scoring?.Metrics is { } extra) foreach (var (key, value) in extra) metrics[key] = value;
-        GrpoStepsDone++;
         return metrics;
     }
 
@@ -261,7 +258,13 @@ public sealed class ArithmeticRlvr : IDisposable
             groups.Add(new ScoredGroup(prompts[p * g.GroupSize], completions, groupRewards, null));
             rewards.AddRange(groupRewards);
         }
-        var metrics = Ordered(Algorithm.Train(groups), groups, rewards.Average(), rewards.Average());
+        return Update(groups, rewards.Average(), rewards.Average(), sampleSeconds, watch);
+    }
+
+    /// <summary>The algorithm's update on a step's scored groups, with the step's reward, accuracy and timings.</summary>
+    private Dictionary<string, double> Update(List<ScoredGroup> groups, double rewardMean, double accuracy, double sampleSeconds, Stopwatch watch)
+    {
+        var metrics = Ordered(Algorithm.Train(groups), groups, rewardMean, accuracy);
         metrics["sample_s"] = sampleSeconds;
         metrics["step_s"] = watch.Elapsed.TotalSeconds;
         GrpoStepsDone++;

@@ -1,6 +1,4 @@
 using RlActors.Rewards.Tests.Capo;
-using System.Net;
-using System.Net.Sockets;
 
 namespace RlActors.Host.Tests;
 
@@ -9,14 +7,7 @@ public sealed class CapoJudgeCheckTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
 
-    private static int ClosedPort()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
+    private static int ClosedPort() => LoopbackChatServer.ClosedPort();
 
     private static string Judge(int port, string extra = "") => $$"""
         rewards = [ { type = "capo" } ]

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using RlActors.Rewards.Capo;
 
 namespace RlActors.Rewards.Tests.Capo;
@@ -12,14 +10,7 @@ public sealed class JudgeFailureTests
         Judge = new JudgeSpec { Type = "openai", OpenAi = new OpenAiJudgeOptions { BaseUrl = "http://127.0.0.1:9/v1", Model = "m" } },
     };
 
-    private static int ClosedPort()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
+    private static int ClosedPort() => LoopbackChatServer.ClosedPort();
 
     [Fact]
     public async Task A_judge_with_nothing_listening_gives_connect_critiques_and_the_check_names_the_reason()

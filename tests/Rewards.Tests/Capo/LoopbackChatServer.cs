@@ -60,6 +60,16 @@ internal sealed class LoopbackChatServer : IAsyncDisposable
     /// <summary>The most requests that were being handled at the same time.</summary>
     public int MaxInFlight => Volatile.Read(ref _maxInFlight);
 
+    /// <summary>A loopback port with nothing listening on it (bound once, then released), for "judge unreachable" cases.</summary>
+    public static int ClosedPort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
     /// <summary>A server whose handler answers synchronously.</summary>
     public static LoopbackChatServer Answering(Func<Received, Reply> handler) => new((r, _) => Task.FromResult(handler(r)));
 
