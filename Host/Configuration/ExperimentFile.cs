@@ -211,23 +211,29 @@ public static class ExperimentFile
         ["MinOps"] = "task.min-ops", ["MaxOps"] = "task.max-ops", ["OperandDigits"] = "task.operand-digits", ["Operators"] = "task.operators",
     };
 
-    /// <summary>
-    /// The longest prompt with <c>grpo.max-new-tokens</c> after it (sampling and evaluation), and with SFT the longest
-    /// prompt with its reference solution, must fit <c>model.context</c>; the lengths come from the task's own format.
-    /// </summary>
+    /// <summary>The arithmetic task's lengths come from its own format (<see cref="ArithmeticLengths"/>).</summary>
     private static void CheckLengths(RlvrOptions o, ConfigBlame blame)
     {
         var t = o.Task;
-        int context = o.Model.Context, prompt = ArithmeticLengths.LongestPrompt(t), maxNew = o.Grpo.MaxNewTokens;
         string task = $"task.max-ops = {t.MaxOps}, task.operand-digits = {t.OperandDigits}, task.operators = \"{t.Operators}\"";
+        int prompt = ArithmeticLengths.LongestPrompt(t);
+        CheckContext(o, prompt, $"the longest prompt ({task})", prompt + ArithmeticLengths.LongestReference(t),
+            $"the longest prompt with its reference solution ({task})", blame.Error);
+    }
+
+    /// <summary>
+    /// One rule for every task: the longest prompt with <c>grpo.max-new-tokens</c> after it (sampling and evaluation), and
+    /// with SFT the longest training sequence (<paramref name="sft"/>, null without one), must fit <c>model.context</c>.
+    /// </summary>
+    private static void CheckContext(RlvrOptions o, int prompt, string promptText, int? sft, string sftText, Func<string, Exception> error)
+    {
+        int context = o.Model.Context, maxNew = o.Grpo.MaxNewTokens;
         if (prompt + maxNew > context)
-            throw blame.Error($"model.context = {context} is too short: the longest prompt ({task}) has {prompt} tokens and " +
-                              $"grpo.max-new-tokens = {maxNew} come after it, {prompt + maxNew} in all; raise model.context to " +
-                              $"{prompt + maxNew} or lower grpo.max-new-tokens");
-        int sft = prompt + ArithmeticLengths.LongestReference(t);
-        if (o.Sft.Steps > 0 && sft > context)
-            throw blame.Error($"model.context = {context} is too short for SFT: the longest prompt with its reference solution " +
-                              $"({task}) has {sft} tokens; raise model.context to {sft}");
+            throw error($"model.context = {context} is too short: {promptText} has {prompt} tokens and " +
+                        $"grpo.max-new-tokens = {maxNew} come after it, {prompt + maxNew} in all; raise model.context to " +
+                        $"{prompt + maxNew} or lower grpo.max-new-tokens");
+        if (o.Sft.Steps > 0 && sft is int n && n > context)
+            throw error($"model.context = {context} is too short for SFT: {sftText} has {n} tokens; raise model.context to {n}");
     }
 
     /// <summary>The rewards that read the arithmetic problem (its steps), which a data-set task does not have.</summary>
@@ -260,13 +266,9 @@ public static class ExperimentFile
         catch (Environments.Tasks.TaskDataException e) { throw new ConfigError(e.Message); }
         catch (IOException e) { throw new ConfigError($"{d.Train}: {e.Message}"); }
         var o = exp.Options with { Data = task.Pinned, Model = exp.Options.Model with { VocabSize = task.Tokenizer.VocabSize } };
-        int context = o.Model.Context, maxNew = o.Grpo.MaxNewTokens;
-        if (task.LongestPrompt + maxNew > context)
-            throw new ConfigError($"{origin}: model.context = {context} is too short: the longest prompt of the task has {task.LongestPrompt} tokens " +
-                                  $"(with its newline) and grpo.max-new-tokens = {maxNew} come after it; raise model.context to {task.LongestPrompt + maxNew} or lower grpo.max-new-tokens");
-        int sft = task.LongestPrompt + task.LongestSolution + 1;
-        if (o.Sft.Steps > 0 && d.SolutionField is not null && sft > context)
-            throw new ConfigError($"{origin}: model.context = {context} is too short for SFT: the longest train prompt with its solution and end token has {sft} tokens; raise model.context to {sft}");
+        CheckContext(o, task.LongestPrompt, "the longest prompt of the task (with its newline)",
+            d.SolutionField is null ? null : task.LongestPrompt + task.LongestSolution + 1,
+            "the longest train prompt with its solution and end token", m => new ConfigError($"{origin}: {m}"));
         return exp with { Options = o };
     }
 
