@@ -166,7 +166,7 @@ public static class ClusterRun
             {
                 string signal = Cli.InterruptedExitCode() == Interrupts.SigtermExitCode ? "SIGTERM" : "SIGINT";
                 files.Log($"{signal}: stopping at the next step boundary and checkpointing (again to exit at once)");
-                experiment.Tell(new ExperimentActor.Stop(signal));
+                experiment.Tell(new CoordinatorActor.Stop(signal));
                 _ = Task.Delay(StopTimeout).ContinueWith(_ => stopWindow.TrySetResult(), TaskScheduler.Default);
             });
             var progress = LiveProgress.Show(files, exp.TotalSteps);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using RlActors.Host;
 using RlActors.Host.Configuration;
 using RlActors.Host.Evidence;
+using RlActors.Host.Kinds;
 
 var setOption = new Option<string[]>("--set")
 {
@@ -94,10 +95,10 @@ export.SetAction((pr, ct) => Cli.Guard(() => StoreCommands.Export(pr.GetValue(ex
 var keys = new Command("keys", "List every key an experiment file may set, with its meaning, for each experiment kind");
 keys.SetAction(_ =>
 {
-    foreach (var (kind, summary, kindKeys) in RunnableExperiment.Kinds)
+    foreach (var kind in ExperimentKinds.All)
     {
-        Console.WriteLine($"# kind = \"{kind}\": {summary}");
-        foreach (var (k, doc) in kindKeys) Console.WriteLine($"{k,-24} {doc}");
+        Console.WriteLine($"# kind = \"{kind.Name}\": {kind.Summary}");
+        foreach (var (k, doc) in kind.Keys) Console.WriteLine($"{k,-24} {doc}");
         Console.WriteLine();
     }
     return 0;

@@ -1,7 +1,7 @@
 using RlActors.Policies.Algorithms;
 using System.Globalization;
 using RlActors.Actors.Experiment;
-using RlActors.Actors.Supervised;
+using RlActors.Actors.Ccl;
 using RlActors.Policies.Ccl;
 using RlActors.Policies.Grpo;
 

@@ -6,6 +6,7 @@ using RlActors.Host.Configuration;
 using RlActors.Policies.Ccl;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Lm;
+using RlActors.Host.Kinds;
 
 namespace RlActors.Host;
 
@@ -34,43 +35,12 @@ public static class StoreCommands
         var store = StoreSupport.Open(storeValue, existing: true);
         var (state, _) = await Read(store, name);
         string origin = $"{store.Location} experiment {name}";
-        // Only the model's shape is needed: parse the recorded text without preparing a run (no data set is loaded).
-        Func<byte[], TorchSharp.torch.nn.Module> build;
-        string what;
-        RlvrOptions? lmOptions = null; // set for an LM algorithm whose export holds more than the policy
-        switch (ConfigReader.Peek(state.ConfigText, [], "kind"))
-        {
-            case ExperimentKinds.Ccl:
-                var architecture = CclExperimentFile.Parse(state.ConfigText, origin, []).Options.Architecture;
-                build = weights => { var n = new CclNetwork(architecture, 0); n.LoadWeights(weights); return n; };
-                what = $"CCL network {architecture}";
-                break;
-            case ExperimentKinds.Flow:
-                var spec = FlowExperimentFile.Parse(state.ConfigText, origin, []).Model;
-                build = weights => { var m = spec.Create(0); m.LoadWeights(weights); return m; };
-                what = $"velocity field {spec}";
-                break;
-            default:
-                var options = ExperimentFile.Parse(state.ConfigText, origin, []).Options;
-                build = weights => { var lm = new TransformerLm(options.Model, 0); lm.LoadWeights(weights); return lm; };
-                what = "policy";
-                if (options.Algorithm != "grpo") { lmOptions = options; what = $"policy and {options.Algorithm}'s own tensors"; }
-                break;
-        }
+        // Only the model's shape is needed: the kind parses the recorded text without preparing a run (no data set is loaded).
+        var kind = RunnableExperiment.KindOf(state.ConfigText, []) ?? throw new ConfigError($"{origin}: its recorded kind is unknown to this version");
         var latest = store.LoadLatestValid(name, warning => Console.Error.WriteLine($"warning: {warning}"))
             ?? throw new ConfigError($"experiment '{name}' has no valid checkpoint to export (set runtime.checkpoint-every)");
         var checkpoint = TrainingCheckpoint.Decode(latest.Data);
-        if (lmOptions is not null)
-        {
-            // An algorithm with tensors of its own (PPO's critic): the policy's tensors under their names, the algorithm's
-            // under its (e.g. critic.*, value_head.*), restored from the checkpoint through the algorithm itself.
-            using var core = new ArithmeticRlvr(lmOptions);
-            core.LoadCheckpoint(checkpoint);
-            var tensors = core.Policy.state_dict();
-            foreach (var (key, tensor) in core.Algorithm.ExportTensors()) tensors[key] = tensor;
-            SafetensorsExport.Write(tensors, outPath);
-        }
-        else using (var model = build(checkpoint.PolicyWeights)) SafetensorsExport.Write(model, outPath);
+        string what = kind.Export(state.ConfigText, origin, checkpoint, outPath);
         output.WriteLine($"wrote {outPath}: {what} of '{name}' at step {checkpoint.Step} (weights sha256 {checkpoint.WeightsSha256})");
         return 0;
     }

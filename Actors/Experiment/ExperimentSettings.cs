@@ -1,48 +1,28 @@
-using RlActors.Actors.Protocol;
-using RlActors.Policies.Training;
 
 namespace RlActors.Actors.Experiment;
 
-/// <summary>How the runtime schedules work (config keys under <c>runtime.</c>).</summary>
+/// <summary>How the runtime schedules work, for every kind (config keys under <c>runtime.</c>, parsed in one place; a kind names
+/// its unit of work in its own words: a GRPO slot of prompts, a flow task of groups).</summary>
 public sealed record RuntimeOptions
 {
-    /// <summary>0: synchronous on-policy (every rollout of step k is sampled with the weights of version k − 1, the
-    /// latest). n &gt; 0: asynchronous; samplers may work up to n versions ahead of the learner and rollouts at most
-    /// n versions old are trained on; older ones are dropped and counted as stale.</summary>
+    /// <summary>0: synchronous on-policy (every unit of step k is worked with the weights of version k − 1, the latest).
+    /// n &gt; 0: asynchronous; workers may work up to n versions ahead of the learner and results at most n versions old are
+    /// trained on; older ones are dropped and counted as stale.</summary>
     public int MaxStaleness { get; init; } = 0;
-    /// <summary>Prompts per slot (the unit of work a sampler pulls); 0 puts a whole step in one slot. One slot per step
-    /// batches sampling best on a single node; with several samplers, smaller slots spread a step over them.</summary>
-    public int PromptsPerSlot { get; init; } = 0;
-    /// <summary>A slot not returned within this time is handed to another sampler.</summary>
-    public TimeSpan SlotTimeout { get; init; } = TimeSpan.FromSeconds(120);
-    /// <summary>A scoring request not answered within this time is sent again.</summary>
-    public TimeSpan ScoreTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Items per unit of work (GRPO: prompts per slot, runtime.prompts-per-slot; flow: groups per task,
+    /// runtime.groups-per-task); 0 puts a whole step in one unit. One unit per step batches work best on a single node; with
+    /// several workers, smaller units spread a step over them.</summary>
+    public int UnitSize { get; init; } = 0;
+    /// <summary>A unit not returned within this time is handed to another worker.</summary>
+    public TimeSpan UnitTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>A follow-up (e.g. a scoring request) not answered within this time is sent again.</summary>
+    public TimeSpan FollowUpTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Ask the learner for a checkpoint every this many steps; the last step and a stop are always checkpointed (0: only those).</summary>
     public int CheckpointEvery { get; init; } = 0;
     /// <summary>Checkpoints kept in the store per experiment (older ones are pruned).</summary>
     public int KeepCheckpoints { get; init; } = 3;
-    /// <summary>Sampler actors per node with the sampler role.</summary>
-    public int SamplersPerNode { get; init; } = 1;
-
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid key.</summary>
-    public void Validate(int promptsPerStep)
-    {
-        if (MaxStaleness < 0) throw new ArgumentException($"runtime.max-staleness must be >= 0 (got {MaxStaleness})");
-        if (PromptsPerSlot < 0 || PromptsPerSlot > promptsPerStep)
-            throw new ArgumentException($"runtime.prompts-per-slot must be in [0, grpo.prompts-per-step = {promptsPerStep}] (got {PromptsPerSlot})");
-        if (SlotTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.slot-timeout must be positive");
-        if (ScoreTimeout <= TimeSpan.Zero) throw new ArgumentException("runtime.score-timeout must be positive");
-        if (CheckpointEvery < 0) throw new ArgumentException($"runtime.checkpoint-every must be >= 0 (got {CheckpointEvery})");
-        if (KeepCheckpoints < 1) throw new ArgumentException($"runtime.keep-checkpoints must be >= 1 (got {KeepCheckpoints})");
-        if (SamplersPerNode < 1) throw new ArgumentException($"runtime.samplers-per-node must be >= 1 (got {SamplersPerNode})");
-    }
-}
-
-/// <summary>Everything the experiment actor needs to run one experiment.</summary>
-public sealed record ExperimentSettings(string Name, RlvrOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards)
-{
-    /// <summary>Continue from this learner checkpoint instead of running SFT: steps 1..Step are taken as done.</summary>
-    public Policies.Checkpoints.TrainingCheckpoint? ResumeFrom { get; init; }
+    /// <summary>Worker actors (samplers, explorers) per node with the worker role.</summary>
+    public int WorkersPerNode { get; init; } = 1;
 }
 
 /// <summary>One completed step, as written to metrics.jsonl.</summary>
@@ -73,7 +53,7 @@ public interface IExperimentObserver
     void Finished(byte[] finalWeights);
     /// <summary>The experiment cannot go on.</summary>
     void Failed(string reason);
-    /// <summary>The experiment stopped on request (<see cref="ExperimentActor.Stop"/>) after <paramref name="step"/>, its last completed
+    /// <summary>The experiment stopped on request (<see cref="CoordinatorActor.Stop"/>) after <paramref name="step"/>, its last completed
     /// step. Its checkpoint, when one was taken, was handed to <see cref="CheckpointTaken"/> before this call (it may still be being saved).
     /// Step 0 of a fresh run has no checkpoint: the SFT warm-up was abandoned.</summary>
     void Stopped(long step, string reason);

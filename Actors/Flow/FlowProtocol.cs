@@ -5,19 +5,15 @@ using RlActors.Policies.Flow;
 namespace RlActors.Actors.Flow;
 
 /// <summary>
-/// Explorer actors (role <c>explorer</c>) ↔ a flow experiment (<see cref="FlowExperimentActor"/>, registered in the pub-sub
-/// mediator at <c>/user/experiment</c>). Explorers pull: each has at most one <see cref="RequestExploration"/> outstanding.
+/// Explorer actors (role <c>explorer</c>) ↔ a flow experiment (<see cref="FlowPlan"/>, registered in the pub-sub
+/// mediator at <c>/user/experiment</c>). Explorers pull (<see cref="WorkerProtocol.RequestWork"/> with work kind "explore"): each has at most one request outstanding.
 /// A task names the policy version to sample with; an explorer without it asks for it with
-/// <see cref="WeightsProtocol.GetWeights"/> (answered by <see cref="FlowWeights"/> or <see cref="WeightsProtocol.WeightsUnavailable"/>),
+/// <see cref="WorkerProtocol.GetWeights"/> (answered by <see cref="FlowWeights"/> or <see cref="WorkerProtocol.WeightsUnavailable"/>),
 /// and an explorer without the task's reward model asks for it with <see cref="GetRewardModel"/>. The end of the
-/// experiment is <see cref="SamplerProtocol.NoMoreWork"/>. Every message here crosses node boundaries.
+/// experiment is <see cref="WorkerProtocol.NoMoreWork"/>. Every message here crosses node boundaries.
 /// </summary>
 public static class FlowProtocol
 {
-    /// <summary>An explorer asks for one task.</summary>
-    /// <param name="ExplorerId">host:port/explorer-i, reported in the step's metrics (<c>explorers</c>).</param>
-    public sealed record RequestExploration(string ExplorerId) : IRlMessage;
-
     /// <summary>
     /// One task: explore every group spec with policy version <paramref name="PolicyVersion"/> (run the ODE to the spec's branch
     /// step, draw its K SDE siblings there, finish each with the ODE; or K full SDE rollouts for Flow-GRPO), score the finals
@@ -44,47 +40,21 @@ public static class FlowProtocol
     /// <param name="Groups">Sibling groups (or full-SDE groups) with their rewards.</param>
     /// <param name="Seconds">Time spent exploring and scoring.</param>
     public sealed record ExploredGroups(string Experiment, long Step, int Task, long PolicyVersion, string ExplorerId,
-        FlowRolloutGroup[] Groups, double Seconds) : IRlMessage;
+        FlowRolloutGroup[] Groups, double Seconds) : IUnitResult
+    {
+        int IUnitResult.Unit => Task;
+        string IUnitResult.WorkerId => ExplorerId;
+        int IUnitResult.Items => Groups.Length;
+    }
 
     /// <summary>Policy weights of one version and the model's shape.</summary>
-    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes) : IRlMessage;
+    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes) : IVersionedWeights;
 
     /// <summary>Ask for the reward model whose weights have this SHA-256 (hex).</summary>
     public sealed record GetRewardModel(string Sha256) : IRlMessage;
 
     /// <summary>The reward model's weights.</summary>
     public sealed record RewardModel(string Sha256, byte[] Bytes) : IRlMessage;
-}
-
-/// <summary>A flow experiment ↔ its learner child, <see cref="FlowLearnerActor"/> (same process: never serialized).</summary>
-public static class FlowLearnerProtocol
-{
-    /// <summary>Load the task, pretrain (or read the cache), build the trainer, restore <paramref name="Resume"/>; reply <see cref="Ready"/>.</summary>
-    public sealed record Initialize(TrainingCheckpoint? Resume = null);
-
-    /// <summary>A line of setup progress (reward model, pretraining), sent to the parent while it initialises.</summary>
-    public sealed record Progress(string Line);
-
-    /// <summary>The learner is ready after <paramref name="Step"/> steps.</summary>
-    /// <param name="Step">Steps done (the checkpoint's on a resume).</param>
-    /// <param name="Weights">The policy's weights, version <paramref name="Step"/>.</param>
-    /// <param name="RewardModel">The reward model's weights (Fashion-MNIST) or null.</param>
-    /// <param name="Evaluation">A fresh run's evaluation of the pretrained model (step 0), else null.</param>
-    /// <param name="Seconds">Time to set up.</param>
-    public sealed record Ready(long Step, FlowProtocol.FlowWeights Weights, byte[]? RewardModel, IReadOnlyDictionary<string, double>? Evaluation, double Seconds);
-
-    /// <summary>Train step <paramref name="Step"/> on its groups (plan order); evaluate afterwards when asked; reply <see cref="Trained"/>.</summary>
-    public sealed record Train(long Step, IReadOnlyList<FlowRolloutGroup> Groups, bool Evaluate);
-
-    /// <summary>The update of <paramref name="Step"/> produced version <paramref name="Weights"/>.Version.</summary>
-    public sealed record Trained(long Step, FlowProtocol.FlowWeights Weights, IReadOnlyDictionary<string, double> Metrics,
-        IReadOnlyDictionary<string, double>? Evaluation, double Seconds);
-
-    /// <summary>The run is over after <paramref name="Step"/>: reply <see cref="Concluded"/>.</summary>
-    public sealed record Conclude(long Step);
-
-    /// <summary>The final weights and the pictures' samples (ODE samples of the pretrained and the final model).</summary>
-    public sealed record Concluded(long Step, byte[] Weights, FlowSamples? Before, FlowSamples After);
 }
 
 /// <summary>ODE samples of a model for pictures: <paramref name="PerClass"/> samples of every class, class-major.</summary>

@@ -1,66 +1,92 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
-using RlActors.Policies.Lm;
-using RlActors.Policies.Runtime;
-using RlActors.Policies.Training;
+using RlActors.Policies.Checkpoints;
 using static RlActors.Actors.Protocol.LearnerProtocol;
 
 namespace RlActors.Actors.Learning;
 
 /// <summary>
-/// Owns the policy and the optimizer. Every piece of work (SFT, an update, an evaluation) runs as a Task piped
-/// back to itself (<see cref="TorchWorkActor"/>), so the mailbox never blocks; one piece of work at a time (the
-/// experiment asks for one at a time). A failure of that work is rethrown here, so it reaches the experiment's
-/// supervisor (which escalates).
+/// What a kind's learner does, as plain library calls on the torch thread (the <see cref="LearnerActor"/> calls them one at a
+/// time, in the order the coordinator asked). A kind implements this over its trainer (GRPO/PPO: the LM algorithm; flow: the
+/// flow RL trainer; CCL: the CCL trainer).
+/// </summary>
+public interface ILearnerCore : IDisposable
+{
+    /// <summary>Builds the model and restores <paramref name="resume"/>, or (a fresh run) runs the kind's setup; returns the
+    /// steps done and what the setup reported (null on a resume). <paramref name="log"/> takes progress lines.</summary>
+    (long Step, LearnerSetup? Setup) Initialize(TrainingCheckpoint? resume, Action<string> log);
+    /// <summary>Trains step <paramref name="step"/> on <paramref name="batch"/> (what the kind's plan combined).</summary>
+    IReadOnlyDictionary<string, double> Train(long step, object batch);
+    /// <summary>A held-out evaluation named <paramref name="phase"/> after <paramref name="step"/>.</summary>
+    EvalReport Evaluate(string phase, long step);
+    /// <summary>An evaluation the kind takes on its own after <paramref name="step"/> (e.g. at an epoch's end), or null.</summary>
+    EvalReport? EvaluateOnItsOwn(long step) => null;
+    /// <summary>The weights workers sample with (version <paramref name="version"/>), or null for a learner-only kind.</summary>
+    IVersionedWeights? Weights(long version);
+    /// <summary>What else workers may fetch from the coordinator after <see cref="Initialize"/> (e.g. a reward model), or null.</summary>
+    object? Resource => null;
+    /// <summary>Everything needed to continue exactly.</summary>
+    TrainingCheckpoint SaveCheckpoint();
+    /// <summary>The end of the run after <paramref name="step"/>: the final weights' bytes, a final evaluation if the kind
+    /// takes one, and anything its plan wants at the end.</summary>
+    (byte[] Weights, EvalReport? Evaluation, object? Extra) Conclude(long step);
+}
+
+/// <summary>What a fresh run's setup reported.</summary>
+/// <param name="Phase">A named phase that ended with the setup (e.g. "sft") and its seconds, or null.</param>
+/// <param name="Evaluation">The evaluation of the model the steps start from (e.g. after SFT, or the pretrained flow model), or null.</param>
+public sealed record LearnerSetup((string Name, double Seconds)? Phase, EvalReport? Evaluation);
+
+/// <summary>
+/// The learner of every kind: owns its kind's <see cref="ILearnerCore"/> and runs each request on the torch thread
+/// (<see cref="TorchWorkActor"/>: the mailbox never blocks, replies go out in order). A failure of that work is rethrown here,
+/// so it reaches the coordinator's supervisor, which ends the run.
 /// </summary>
 public sealed class LearnerActor : TorchWorkActor
 {
     private readonly ILoggingAdapter log = Context.GetLogger();
-    private readonly RlvrOptions options;
-    private ArithmeticRlvr? core;
-    private long version;
+    private readonly Func<ILearnerCore> create;
+    private ILearnerCore? core;
+    private long step;
 
-    /// <summary>Props for a learner of <paramref name="options"/>.</summary>
-    public static Props Props(RlvrOptions options) => Akka.Actor.Props.Create(() => new LearnerActor(options));
+    /// <summary>Props of a learner whose core <paramref name="create"/> builds (called on the torch thread when it initialises).</summary>
+    public static Props Props(Func<ILearnerCore> create) => Akka.Actor.Props.Create(() => new LearnerActor(create));
 
-    public LearnerActor(RlvrOptions options)
+    /// <summary>A learner; see <see cref="Props"/>.</summary>
+    public LearnerActor(Func<ILearnerCore> create)
     {
-        this.options = options;
+        this.create = create;
+        var parent = Context.Parent;
         Receive<Initialize>(init => Run(() =>
         {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            core = new ArithmeticRlvr(options);
-            if (init.Resume is { } checkpoint)
-            {
-                core.LoadCheckpoint(checkpoint);
-                version = checkpoint.PolicyVersion;
-            }
-            else core.RunSft();
-            return new Ready(Snapshot(version), watch.Elapsed.TotalSeconds);
+            var watch = Stopwatch.StartNew();
+            core = this.create();
+            var (done, setup) = core.Initialize(init.Resume, line => parent.Tell(new Progress(line)));
+            step = done;
+            return new Ready(step, core.Weights(step), setup, watch.Elapsed.TotalSeconds, core.Resource);
         }));
-        Receive<TakeCheckpoint>(t => Run(() => new CheckpointTaken(t.Step, Core.SaveCheckpoint())));
         Receive<Train>(t => Run(() =>
         {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            var metrics = Core.TrainOn(t.Groups);
-            version++;
-            return new Trained(t.Step, Snapshot(version), metrics, watch.Elapsed.TotalSeconds);
+            if (t.Step != step + 1) throw new InvalidOperationException($"asked to train step {t.Step}, but the learner is after step {step}");
+            var watch = Stopwatch.StartNew();
+            var metrics = Core.Train(t.Step, t.Batch);
+            step = t.Step;
+            double seconds = watch.Elapsed.TotalSeconds;
+            var evaluation = t.EvaluatePhase is { } phase ? Core.Evaluate(phase, step) : Core.EvaluateOnItsOwn(step);
+            return new Trained(step, Core.Weights(step), metrics, evaluation, seconds);
         }));
-        Receive<Evaluate>(e => Run(() =>
+        Receive<TakeCheckpoint>(t => Run(() => new CheckpointTaken(t.Step, Core.SaveCheckpoint())));
+        Receive<Conclude>(c => Run(() =>
         {
-            var r = Core.Evaluate();
-            return new Evaluated(e.Phase, e.Step, r.Accuracy, r.StepAccuracy, r.Problems);
+            var (weights, evaluation, extra) = Core.Conclude(c.Step);
+            return new Concluded(c.Step, weights, evaluation, extra);
         }));
     }
 
-    private ArithmeticRlvr Core => core ?? throw new InvalidOperationException("learner not initialised");
-
-    private WeightsProtocol.PolicyWeights Snapshot(long v)
-    {
-        var c = Core.Policy.Config;
-        return new WeightsProtocol.PolicyWeights(v, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, Core.Policy.SaveWeights());
-    }
+    private ILearnerCore Core => core ?? throw new InvalidOperationException("learner not initialised");
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -68,6 +94,6 @@ public sealed class LearnerActor : TorchWorkActor
         base.PostStop();
         var c = core;
         if (c is not null) ReleaseOnTorchThread(c.Dispose);
-        log.Debug("learner stopped at policy version {0}", version);
+        log.Debug("learner stopped after step {0}", step);
     }
 }

@@ -64,12 +64,32 @@ public sealed record SamplingSpec(int GroupSize, double Temperature, int TopK, i
 /// <param name="LogProbs">Log-probabilities of the sampled tokens under the sampling policy.</param>
 public sealed record RolloutGroup(string RolloutId, long ProblemIndex, int[] Prompt, int[][] Completions, float[][] LogProbs);
 
-/// <summary>Sampler ↔ experiment: samplers pull work; the experiment never pushes more than was asked for.</summary>
+/// <summary>
+/// Pull-workers (<see cref="Workers.PullWorkerActor"/>: samplers, explorers) ↔ the experiment, for every kind: workers pull
+/// units of work; the experiment never pushes more than was asked for, and serves the weights a unit names by version.
+/// </summary>
+public static class WorkerProtocol
+{
+    /// <summary>Where the experiment registers itself in the pub-sub mediator.</summary>
+    public const string ExperimentPath = "/user/experiment";
+
+    /// <summary>A worker asks for one unit of work of its kind (e.g. "sample", "explore"). At most one request per worker is
+    /// outstanding; an experiment whose units are of another kind answers <see cref="NoMoreWork"/>.</summary>
+    public sealed record RequestWork(string WorkerId, string WorkKind) : IRlMessage;
+
+    /// <summary>The experiment has no work (it is over, or its work is of another kind): workers ask again later.</summary>
+    public sealed record NoMoreWork(string Experiment) : IRlMessage;
+
+    /// <summary>Ask for the weights of one version (answered by the kind's <see cref="IVersionedWeights"/> message).</summary>
+    public sealed record GetWeights(long Version) : IRlMessage;
+
+    /// <summary>The requested version is no longer (or not yet) available.</summary>
+    public sealed record WeightsUnavailable(long Requested, long Current) : IRlMessage;
+}
+
+/// <summary>Samplers ↔ a language-model experiment: the units of work and their results.</summary>
 public static class SamplerProtocol
 {
-    /// <summary>A sampler asks for one slot of work. At most one request per sampler is outstanding.</summary>
-    public sealed record RequestWork(string SamplerId) : IRlMessage;
-
     /// <summary>One slot: sample G completions for each listed draw of the task's training order (the sampler maps draws to
     /// train rows, <see cref="Environments.Tasks.TaskRuntime.RowOfDraw"/>) with policy version <paramref name="PolicyVersion"/>,
     /// drawing from a generator seeded with <paramref name="SampleSeed"/> (so a slot's rollouts depend only on (step, slot)).</summary>
@@ -78,27 +98,26 @@ public static class SamplerProtocol
 
     /// <summary>The rollouts of one slot.</summary>
     public sealed record SlotRollouts(string Experiment, long Step, int Slot, long PolicyVersion, string SamplerId,
-        RolloutGroup[] Groups, long GeneratedTokens, double SampleSeconds) : IRlMessage;
+        RolloutGroup[] Groups, long GeneratedTokens, double SampleSeconds) : IUnitResult
+    {
+        int IUnitResult.Unit => Slot;
+        string IUnitResult.WorkerId => SamplerId;
+        int IUnitResult.Items => Groups.Length;
+    }
 
     /// <summary>A sampler cannot sample for this experiment at all (e.g. the task's data file is missing or differs on its
     /// node): the run stops with this reason.</summary>
-    public sealed record CannotSample(string Experiment, string Reason) : IRlMessage;
-
-    /// <summary>The experiment is over: samplers stop asking.</summary>
-    public sealed record NoMoreWork(string Experiment) : IRlMessage;
+    public sealed record CannotSample(string Experiment, string Reason) : IWorkRefused
+    {
+        string IWorkRefused.Failure => $"a sampler cannot sample: {Reason}";
+    }
 }
 
-/// <summary>Policy weights by version. Samplers fetch the version a task names when they do not have it.</summary>
+/// <summary>Policy weights of the language-model policy by version. Samplers fetch the version a slot names when they do not have it.</summary>
 public static class WeightsProtocol
 {
-    /// <summary>Ask for the weights of one version.</summary>
-    public sealed record GetWeights(long Version) : IRlMessage;
-
     /// <summary>Weights of one version (TorchSharp's format) and the model's shape.</summary>
-    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes) : IRlMessage;
-
-    /// <summary>The requested version is no longer (or not yet) available.</summary>
-    public sealed record WeightsUnavailable(long Requested, long Current) : IRlMessage;
+    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes) : IVersionedWeights;
 }
 
 /// <summary>A plug-in or built-in reward as named in an experiment file.</summary>
@@ -113,7 +132,10 @@ public static class RewardProtocol
         RewardSpecDto[] Rewards, RolloutGroup[] Groups) : IRlMessage;
 
     /// <summary>A worker cannot score for this experiment at all (e.g. a plug-in missing on its node): the run stops with this reason.</summary>
-    public sealed record ScoringFailed(string Experiment, string Reason) : IRlMessage;
+    public sealed record ScoringFailed(string Experiment, string Reason) : IWorkRefused
+    {
+        string IWorkRefused.Failure => $"a reward worker cannot score: {Reason}";
+    }
 
     /// <summary>Combined rewards per group and completion; components that failed are named and counted.</summary>
     /// <param name="TokenExtras">Per group (null when the group has no per-token rewards), per completion and token:
@@ -122,7 +144,10 @@ public static class RewardProtocol
     /// <param name="Counters">Sums of the components' additive counters over the slot's groups (e.g. critiques_valid).</param>
     public sealed record SlotScored(string Experiment, long Step, int Slot, float[][] Rewards, int[] Correct,
         int Failures, string[] FailedComponents, float[][]?[]? TokenExtras = null,
-        IReadOnlyDictionary<string, double>? Counters = null) : IRlMessage;
+        IReadOnlyDictionary<string, double>? Counters = null) : IFollowUpResult
+    {
+        int IFollowUpResult.Unit => Slot;
+    }
 }
 
 /// <summary>Vote aggregator ↔ GenPRM voter actors (role <c>voter</c>): one request asks one voter for critiques of one response.</summary>

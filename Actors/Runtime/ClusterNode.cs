@@ -7,9 +7,7 @@ using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RlActors.Actors.Capo;
-using RlActors.Actors.Flow;
 using RlActors.Actors.Rewards;
-using RlActors.Actors.Sampling;
 using RlActors.Actors.Serialization;
 
 namespace RlActors.Actors.Runtime;
@@ -111,24 +109,22 @@ public static class ClusterNode
                     system.ActorOf(RewardWorkerActor.Props(o.Plugins), "reward");
                 if (o.Roles.Contains(Roles.Voter))
                     system.ActorOf(VoterNodeActor.Props(o.VotersPerNode), "voter");
-                if (o.Roles.Contains(Roles.Sampler))
-                {
-                    string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";
-                    for (int i = 0; i < o.SamplersPerNode; i++)
-                        system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(SamplerActor.Props($"{node}/sampler-{i}", o.Device), "sampler",
-                            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"sampler-{i}");
-                }
-                if (o.Roles.Contains(Roles.Explorer))
-                {
-                    string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";
-                    for (int i = 0; i < o.ExplorersPerNode; i++)
-                        system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(FlowExplorerActor.Props($"{node}/explorer-{i}"), "explorer",
-                            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"explorer-{i}");
-                }
+                string node = $"{o.PublicHostname ?? o.Hostname}:{o.Port}";
+                if (o.Roles.Contains(Roles.Sampler)) StartWorkers(system, node, "sampler", o.SamplersPerNode, () => new Grpo.GrpoSampler(o.Device));
+                if (o.Roles.Contains(Roles.Explorer)) StartWorkers(system, node, "explorer", o.ExplorersPerNode, () => new Flow.FlowExplorer());
                 configure?.Invoke(system, registry);
             });
         });
         return builder.Build();
+    }
+
+    /// <summary>Starts <paramref name="count"/> pull-workers named <paramref name="name"/>-i, each under a backoff supervisor that
+    /// restarts it after a failure.</summary>
+    private static void StartWorkers(ActorSystem system, string node, string name, int count, Func<Workers.IWorkHandler> handler)
+    {
+        for (int i = 0; i < count; i++)
+            system.ActorOf(BackoffSupervisor.Props(Backoff.OnFailure(Workers.PullWorkerActor.Props($"{node}/{name}-{i}", handler), name,
+                TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: 20)), $"{name}-{i}");
     }
 
     /// <summary>Completes when this node is Up in the cluster.</summary>

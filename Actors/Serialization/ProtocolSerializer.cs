@@ -2,117 +2,65 @@ using Akka.Actor;
 using System.Runtime.Serialization;
 using Akka.Serialization;
 using RlActors.Actors.Protocol;
-using RlActors.Policies.Flow;
-using static RlActors.Actors.Flow.FlowProtocol;
-using static RlActors.Actors.Protocol.CritiqueProtocol;
-using static RlActors.Actors.Protocol.RewardProtocol;
-using static RlActors.Actors.Protocol.SamplerProtocol;
-using static RlActors.Actors.Protocol.WeightsProtocol;
 
 namespace RlActors.Actors.Serialization;
 
 /// <summary>
-/// Binary serializer for every <see cref="IRlMessage"/>. Manifests are short fixed strings, independent of CLR type
-/// names, so renaming a type never breaks a peer or a stored message. Token ids, log-probs and weights are raw
-/// little-endian bytes. Each payload starts with a format version byte.
+/// The wire format of one group of protocol messages (a kind's, or the runtime's shared ones). Its manifests are short fixed
+/// strings starting with <see cref="Prefix"/> and a dot, independent of CLR type names, so renaming a type never breaks a peer.
+/// </summary>
+public interface IPayloadCodec
+{
+    /// <summary>The manifest prefix of every message of this codec (e.g. "lm"); unique among the registered codecs.</summary>
+    string Prefix { get; }
+    /// <summary>Message type → manifest (each starting with <see cref="Prefix"/> and a dot).</summary>
+    IReadOnlyDictionary<Type, string> Manifests { get; }
+    /// <summary>Writes the fields of <paramref name="message"/>.</summary>
+    void Write(BinaryWriter w, object message);
+    /// <summary>Reads the message of <paramref name="manifest"/>.</summary>
+    object Read(BinaryReader r, string manifest);
+}
+
+/// <summary>
+/// Binary serializer for every <see cref="IRlMessage"/>: it finds the codec of a message by its type, and the codec of a
+/// payload by its manifest's prefix. Codecs are registered in <see cref="Codecs"/>, one line each. Token ids, log-probs and
+/// weights are raw little-endian bytes. Each payload starts with a format version byte.
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
-    private const byte FormatVersion = 2;
+    private const byte FormatVersion = 3;
 
     /// <summary>Serializer id registered in HOCON (akka.actor.serialization-identifiers).</summary>
     public const int Id = 7231;
 
+    /// <summary>Every codec: the runtime's shared messages and each kind's (a new kind adds its codec here).</summary>
+    public static readonly IReadOnlyList<IPayloadCodec> Codecs =
+    [
+        new WorkerCodec(),
+        new Grpo.GrpoCodec(),
+        new Capo.CapoCodec(),
+        new Flow.FlowCodec(),
+    ];
+
+    private static readonly Dictionary<Type, (string Manifest, IPayloadCodec Codec)> ByType = Codecs
+        .SelectMany(c => c.Manifests.Select(kv => (kv.Key, (kv.Value, c)))).ToDictionary(x => x.Key, x => x.Item2);
+    private static readonly Dictionary<string, IPayloadCodec> ByPrefix = Codecs.ToDictionary(c => c.Prefix);
+
     /// <inheritdoc />
     public override int Identifier => Id;
 
-    private static readonly Dictionary<Type, string> Manifests = new()
-    {
-        [typeof(RequestWork)] = "sp.request", [typeof(SampleTask)] = "sp.task", [typeof(SlotRollouts)] = "sp.rollouts",
-        [typeof(NoMoreWork)] = "sp.done", [typeof(CannotSample)] = "sp.cannot", [typeof(GetWeights)] = "w.get", [typeof(PolicyWeights)] = "w.weights",
-        [typeof(WeightsUnavailable)] = "w.unavailable", [typeof(ScoreSlot)] = "r.score", [typeof(SlotScored)] = "r.scored", [typeof(ScoringFailed)] = "r.failed",
-        [typeof(CritiqueWork)] = "c.work", [typeof(CritiqueDone)] = "c.done",
-        [typeof(RequestExploration)] = "fx.request", [typeof(ExploreTask)] = "fx.task", [typeof(ExploredGroups)] = "fx.groups",
-        [typeof(FlowWeights)] = "fx.weights", [typeof(GetRewardModel)] = "fx.reward-get", [typeof(RewardModel)] = "fx.reward-model",
-    };
-
     /// <inheritdoc />
     public override string Manifest(object o) =>
-        Manifests.TryGetValue(o.GetType(), out var m) ? m : throw new ArgumentException($"no manifest for {o.GetType()}");
+        ByType.TryGetValue(o.GetType(), out var m) ? m.Manifest : throw new ArgumentException($"no manifest for {o.GetType()}");
 
     /// <inheritdoc />
     public override byte[] ToBinary(object obj)
     {
+        if (!ByType.TryGetValue(obj.GetType(), out var entry)) throw new ArgumentException($"cannot serialize {obj.GetType()}");
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms);
         w.Write(FormatVersion);
-        switch (obj)
-        {
-            case RequestWork m: w.Write(m.SamplerId); break;
-            case SampleTask m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteLongs(w, m.ProblemIndices);
-                WriteTask(w, m.Task); WriteSampling(w, m.Sampling); w.Write(m.SampleSeed); break;
-            case SlotRollouts m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); w.Write(m.SamplerId);
-                WriteGroups(w, m.Groups); w.Write(m.GeneratedTokens); w.Write(m.SampleSeconds); break;
-            case NoMoreWork m: w.Write(m.Experiment); break;
-            case CannotSample m: w.Write(m.Experiment); w.Write(m.Reason); break;
-            case GetWeights m: w.Write(m.Version); break;
-            case PolicyWeights m:
-                w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
-                w.Write(m.MlpRatio); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
-            case WeightsUnavailable m: w.Write(m.Requested); w.Write(m.Current); break;
-            case ScoreSlot m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
-                w.Write(m.Rewards.Length);
-                foreach (var r in m.Rewards) { w.Write(r.Type); WriteNullable(w, r.Assembly); w.Write(r.Weight); w.Write(r.TimeoutSeconds); WriteNullable(w, r.Settings); }
-                WriteGroups(w, m.Groups); break;
-            case ScoringFailed m: w.Write(m.Experiment); w.Write(m.Reason); break;
-            case SlotScored m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.Rewards.Length);
-                foreach (var r in m.Rewards) WriteFloats(w, r);
-                WriteInts(w, m.Correct); w.Write(m.Failures); w.Write(m.FailedComponents.Length);
-                foreach (var f in m.FailedComponents) w.Write(f);
-                w.Write(m.TokenExtras is not null);
-                if (m.TokenExtras is not null)
-                {
-                    w.Write(m.TokenExtras.Length);
-                    foreach (var g in m.TokenExtras)
-                    {
-                        w.Write(g is not null);
-                        if (g is null) continue;
-                        w.Write(g.Length);
-                        foreach (var row in g) WriteFloats(w, row);
-                    }
-                }
-                w.Write(m.Counters?.Count ?? 0);
-                foreach (var (k, v) in m.Counters ?? new Dictionary<string, double>()) { w.Write(k); w.Write(v); }
-                break;
-            case CritiqueWork m:
-                w.Write(m.RequestId); w.Write(m.ResponseKey); w.Write(m.ProblemIndex); WriteLongs(w, m.Operands); w.Write(m.Operators);
-                WriteInts(w, m.Completion); w.Write(m.Judge); w.Write(m.Count); w.Write(m.FirstIndex); break;
-            case CritiqueDone m:
-                w.Write(m.RequestId); w.Write(m.Critiques.Length);
-                foreach (var c in m.Critiques) { w.Write(c.Status); WriteInts(w, c.WrongSteps); WriteNullable(w, c.Detail); }
-                break;
-            case RequestExploration m: w.Write(m.ExplorerId); break;
-            case ExploreTask m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Task); w.Write(m.PolicyVersion);
-                w.Write(m.Groups.Length);
-                foreach (var g in m.Groups) { w.Write(g.Class); w.Write(g.BranchStep); w.Write(g.Members); w.Write(g.Seed); w.Write(g.GroupId); }
-                w.Write(m.Sampling.Steps); w.Write(m.Sampling.NoiseLevel); w.Write((int)m.Sampling.LogProb);
-                w.Write(m.TaskJson); w.Write(m.RewardModelSha256); break;
-            case ExploredGroups m:
-                w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Task); w.Write(m.PolicyVersion); w.Write(m.ExplorerId);
-                w.Write(m.Groups.Length);
-                foreach (var g in m.Groups) WriteFlowGroup(w, g);
-                w.Write(m.Seconds); break;
-            case FlowWeights m:
-                w.Write(m.Version); WriteFlowModel(w, m.Model); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
-            case GetRewardModel m: w.Write(m.Sha256); break;
-            case RewardModel m: w.Write(m.Sha256); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
-            default: throw new ArgumentException($"cannot serialize {obj.GetType()}");
-        }
+        entry.Codec.Write(w, obj);
         w.Flush();
         return ms.ToArray();
     }
@@ -123,157 +71,65 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
         byte version = r.ReadByte();
         if (version != FormatVersion) throw new SerializationException($"message format version {version} is not supported (manifest {manifest})");
-        return manifest switch
-        {
-            "sp.request" => new RequestWork(r.ReadString()),
-            "sp.task" => new SampleTask(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), ReadLongs(r), ReadTask(r), ReadSampling(r), r.ReadUInt64()),
-            "sp.rollouts" => new SlotRollouts(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadString(), ReadGroups(r), r.ReadInt64(), r.ReadDouble()),
-            "sp.done" => new NoMoreWork(r.ReadString()),
-            "sp.cannot" => new CannotSample(r.ReadString(), r.ReadString()),
-            "w.get" => new GetWeights(r.ReadInt64()),
-            "w.weights" => new PolicyWeights(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBytes(r.ReadInt32())),
-            "w.unavailable" => new WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
-            "r.score" => ReadScoreSlot(r),
-            "r.scored" => ReadSlotScored(r),
-            "r.failed" => new ScoringFailed(r.ReadString(), r.ReadString()),
-            "c.work" => new CritiqueWork(r.ReadString(), r.ReadString(), r.ReadInt64(), ReadLongs(r), r.ReadString(), ReadInts(r), r.ReadString(), r.ReadInt32(), r.ReadInt32()),
-            "c.done" => ReadCritiqueDone(r),
-            "fx.request" => new RequestExploration(r.ReadString()),
-            "fx.task" => ReadExploreTask(r),
-            "fx.groups" => ReadExploredGroups(r),
-            "fx.weights" => new FlowWeights(r.ReadInt64(), ReadFlowModel(r), r.ReadBytes(r.ReadInt32())),
-            "fx.reward-get" => new GetRewardModel(r.ReadString()),
-            "fx.reward-model" => new RewardModel(r.ReadString(), r.ReadBytes(r.ReadInt32())),
-            _ => throw new SerializationException($"unknown manifest '{manifest}'"),
-        };
+        int dot = manifest.IndexOf('.');
+        if (dot <= 0 || !ByPrefix.TryGetValue(manifest[..dot], out var codec) || !codec.Manifests.Values.Contains(manifest))
+            throw new SerializationException($"unknown manifest '{manifest}'");
+        return codec.Read(r, manifest);
     }
+}
 
-    private static ScoreSlot ReadScoreSlot(BinaryReader r)
+/// <summary>The runtime's shared messages: pulling work and fetching weights (<see cref="WorkerProtocol"/>).</summary>
+internal sealed class WorkerCodec : IPayloadCodec
+{
+    public string Prefix => "wk";
+
+    public IReadOnlyDictionary<Type, string> Manifests { get; } = new Dictionary<Type, string>
     {
-        string exp = r.ReadString(); long step = r.ReadInt64(); int slot = r.ReadInt32(); long version = r.ReadInt64();
-        var task = ReadTask(r);
-        var specs = new RewardSpecDto[r.ReadInt32()];
-        for (int i = 0; i < specs.Length; i++) specs[i] = new RewardSpecDto(r.ReadString(), ReadNullable(r), r.ReadDouble(), r.ReadDouble(), ReadNullable(r));
-        return new ScoreSlot(exp, step, slot, version, task, specs, ReadGroups(r));
-    }
-
-    private static SlotScored ReadSlotScored(BinaryReader r)
-    {
-        string exp = r.ReadString(); long step = r.ReadInt64(); int slot = r.ReadInt32();
-        var rewards = new float[r.ReadInt32()][];
-        for (int i = 0; i < rewards.Length; i++) rewards[i] = ReadFloats(r);
-        var correct = ReadInts(r); int failures = r.ReadInt32();
-        var names = new string[r.ReadInt32()];
-        for (int i = 0; i < names.Length; i++) names[i] = r.ReadString();
-        float[][]?[]? extras = null;
-        if (r.ReadBoolean())
-        {
-            extras = new float[][]?[r.ReadInt32()];
-            for (int g = 0; g < extras.Length; g++)
-            {
-                if (!r.ReadBoolean()) continue;
-                var rows = new float[r.ReadInt32()][];
-                for (int j = 0; j < rows.Length; j++) rows[j] = ReadFloats(r);
-                extras[g] = rows;
-            }
-        }
-        int counterCount = r.ReadInt32();
-        Dictionary<string, double>? counters = counterCount == 0 ? null : new Dictionary<string, double>(counterCount);
-        for (int i = 0; i < counterCount; i++) counters![r.ReadString()] = r.ReadDouble();
-        return new SlotScored(exp, step, slot, rewards, correct, failures, names, extras, counters);
-    }
-
-    private static CritiqueDone ReadCritiqueDone(BinaryReader r)
-    {
-        string id = r.ReadString();
-        var critiques = new CritiqueDto[r.ReadInt32()];
-        for (int i = 0; i < critiques.Length; i++) critiques[i] = new CritiqueDto(r.ReadInt32(), ReadInts(r), ReadNullable(r));
-        return new CritiqueDone(id, critiques);
-    }
-
-    private static ExploreTask ReadExploreTask(BinaryReader r)
-    {
-        string exp = r.ReadString(); long step = r.ReadInt64(); int task = r.ReadInt32(); long version = r.ReadInt64();
-        var specs = new FlowGroupSpec[r.ReadInt32()];
-        for (int i = 0; i < specs.Length; i++) specs[i] = new FlowGroupSpec(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadUInt64(), r.ReadInt64());
-        var sampling = new FlowSamplingOptions { Steps = r.ReadInt32(), NoiseLevel = r.ReadDouble(), LogProb = (LogProbReduction)r.ReadInt32() };
-        return new ExploreTask(exp, step, task, version, specs, sampling, r.ReadString(), r.ReadString());
-    }
-
-    private static ExploredGroups ReadExploredGroups(BinaryReader r)
-    {
-        string exp = r.ReadString(); long step = r.ReadInt64(); int task = r.ReadInt32(); long version = r.ReadInt64(); string explorer = r.ReadString();
-        var groups = new FlowRolloutGroup[r.ReadInt32()];
-        for (int i = 0; i < groups.Length; i++) groups[i] = ReadFlowGroup(r);
-        return new ExploredGroups(exp, step, task, version, explorer, groups, r.ReadDouble());
-    }
-
-    private static void WriteFlowGroup(BinaryWriter w, FlowRolloutGroup g)
-    {
-        w.Write(g.Class); w.Write(g.BranchStep); w.Write(g.Steps); w.Write(g.NoiseLevel); w.Write(g.Dim); w.Write(g.Members);
-        WriteInts(w, g.TrainedSteps); WriteFloats(w, g.Times); WriteFloats(w, g.Dts); WriteFloats(w, g.NoiseWeights);
-        WriteFloats(w, g.States); WriteFloats(w, g.Next); WriteFloats(w, g.OldLogProbs); WriteFloats(w, g.Finals); WriteFloats(w, g.Rewards);
-        w.Write(g.Seed); w.Write(g.GroupId); w.Write(g.PolicyVersion); w.Write(g.Nfe);
-    }
-
-    private static FlowRolloutGroup ReadFlowGroup(BinaryReader r) => new(
-        r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32(),
-        ReadInts(r), ReadFloats(r), ReadFloats(r), ReadFloats(r),
-        ReadFloats(r), ReadFloats(r), ReadFloats(r), ReadFloats(r), ReadFloats(r),
-        r.ReadUInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
-
-    private static void WriteFlowModel(BinaryWriter w, FlowModelSpec m)
-    {
-        w.Write((int)m.Architecture); w.Write(m.Dim); w.Write(m.Classes); w.Write(m.Width); w.Write(m.Layers);
-        w.Write(m.TimeFeatures); w.Write(m.ClassEmbedding); w.Write(m.Side);
-    }
-
-    private static FlowModelSpec ReadFlowModel(BinaryReader r) => new()
-    {
-        Architecture = (FlowArchitecture)r.ReadInt32(), Dim = r.ReadInt32(), Classes = r.ReadInt32(), Width = r.ReadInt32(), Layers = r.ReadInt32(),
-        TimeFeatures = r.ReadInt32(), ClassEmbedding = r.ReadInt32(), Side = r.ReadInt32(),
+        [typeof(WorkerProtocol.RequestWork)] = "wk.request", [typeof(WorkerProtocol.NoMoreWork)] = "wk.done",
+        [typeof(WorkerProtocol.GetWeights)] = "wk.weights-get", [typeof(WorkerProtocol.WeightsUnavailable)] = "wk.weights-unavailable",
     };
 
-    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.Kind); w.Write(t.Settings); w.Write(t.DataSeed); }
-    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadUInt64());
-    private static void WriteSampling(BinaryWriter w, SamplingSpec s) { w.Write(s.GroupSize); w.Write(s.Temperature); w.Write(s.TopK); w.Write(s.MaxNewTokens); }
-    private static SamplingSpec ReadSampling(BinaryReader r) => new(r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
-
-    private static void WriteGroups(BinaryWriter w, RolloutGroup[] groups)
+    public void Write(BinaryWriter w, object message)
     {
-        w.Write(groups.Length);
-        foreach (var g in groups)
+        switch (message)
         {
-            w.Write(g.RolloutId); w.Write(g.ProblemIndex); WriteInts(w, g.Prompt);
-            w.Write(g.Completions.Length);
-            foreach (var c in g.Completions) WriteInts(w, c);
-            w.Write(g.LogProbs.Length);
-            foreach (var l in g.LogProbs) WriteFloats(w, l);
+            case WorkerProtocol.RequestWork m: w.Write(m.WorkerId); w.Write(m.WorkKind); break;
+            case WorkerProtocol.NoMoreWork m: w.Write(m.Experiment); break;
+            case WorkerProtocol.GetWeights m: w.Write(m.Version); break;
+            case WorkerProtocol.WeightsUnavailable m: w.Write(m.Requested); w.Write(m.Current); break;
         }
     }
 
-    private static RolloutGroup[] ReadGroups(BinaryReader r)
+    public object Read(BinaryReader r, string manifest) => manifest switch
     {
-        var groups = new RolloutGroup[r.ReadInt32()];
-        for (int i = 0; i < groups.Length; i++)
-        {
-            string id = r.ReadString(); long problem = r.ReadInt64(); var prompt = ReadInts(r);
-            var completions = new int[r.ReadInt32()][];
-            for (int j = 0; j < completions.Length; j++) completions[j] = ReadInts(r);
-            var logps = new float[r.ReadInt32()][];
-            for (int j = 0; j < logps.Length; j++) logps[j] = ReadFloats(r);
-            groups[i] = new RolloutGroup(id, problem, prompt, completions, logps);
-        }
-        return groups;
-    }
+        "wk.request" => new WorkerProtocol.RequestWork(r.ReadString(), r.ReadString()),
+        "wk.done" => new WorkerProtocol.NoMoreWork(r.ReadString()),
+        "wk.weights-get" => new WorkerProtocol.GetWeights(r.ReadInt64()),
+        _ => new WorkerProtocol.WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
+    };
+}
 
-    private static void WriteNullable(BinaryWriter w, string? s) { w.Write(s is not null); if (s is not null) w.Write(s); }
-    private static string? ReadNullable(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
-
-    private static void WriteInts(BinaryWriter w, int[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
-    private static int[] ReadInts(BinaryReader r) { var xs = new int[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
-    private static void WriteFloats(BinaryWriter w, float[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
-    private static float[] ReadFloats(BinaryReader r) { var xs = new float[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
-    private static void WriteLongs(BinaryWriter w, long[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
-    private static long[] ReadLongs(BinaryReader r) { var xs = new long[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+/// <summary>Raw little-endian arrays and nullable strings, for codecs.</summary>
+public static class Wire
+{
+    /// <summary>Writes a nullable string.</summary>
+    public static void WriteNullable(this BinaryWriter w, string? s) { w.Write(s is not null); if (s is not null) w.Write(s); }
+    /// <summary>Reads a nullable string.</summary>
+    public static string? ReadNullable(this BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
+    /// <summary>Writes a length and the raw values.</summary>
+    public static void WriteInts(this BinaryWriter w, int[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    /// <summary>Reads what <see cref="WriteInts"/> wrote.</summary>
+    public static int[] ReadInts(this BinaryReader r) { var xs = new int[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    /// <summary>Writes a length and the raw values.</summary>
+    public static void WriteFloats(this BinaryWriter w, float[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    /// <summary>Reads what <see cref="WriteFloats"/> wrote.</summary>
+    public static float[] ReadFloats(this BinaryReader r) { var xs = new float[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    /// <summary>Writes a length and the raw values.</summary>
+    public static void WriteLongs(this BinaryWriter w, long[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
+    /// <summary>Reads what <see cref="WriteLongs"/> wrote.</summary>
+    public static long[] ReadLongs(this BinaryReader r) { var xs = new long[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    /// <summary>Writes a length and the bytes.</summary>
+    public static void WriteBytes(this BinaryWriter w, byte[] xs) { w.Write(xs.Length); w.Write(xs); }
+    /// <summary>Reads what <see cref="WriteBytes"/> wrote.</summary>
+    public static byte[] ReadBytesBlock(this BinaryReader r) => r.ReadBytes(r.ReadInt32());
 }

@@ -29,10 +29,8 @@ public sealed record CclExperiment(string Name, string SourceText)
     public long Steps { get; init; }
     /// <summary>Print a step line every this many steps.</summary>
     public int LogEvery { get; init; } = 50;
-    /// <summary>Checkpoint every this many epochs (and after the last step); 0 never.</summary>
-    public int CheckpointEvery { get; init; } = 1;
-    /// <summary>Checkpoints kept in the store.</summary>
-    public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>Checkpoints (<c>runtime.*</c>; learner-only, no workers): every 200 SGD steps unless set, and after the last step.</summary>
+    public Actors.Experiment.RuntimeOptions Runtime { get; init; } = new() { CheckpointEvery = 200 };
 }
 
 /// <summary>
@@ -99,8 +97,7 @@ public static class CclExperimentFile
         new("data.validation-size", "images of the 60k training file held out for validation (0: none)", (e, v, k) => D(e, d => d with { ValidationSize = Int(v, k, 0) })),
         new("data.split-seed", "seed of the train/validation split (kept apart from the run's seed)", (e, v, k) => D(e, d => d with { SplitSeed = (ulong)Long(v, k, 0) })),
         new("data.train-limit", "train on only the first N (shuffled) training images, for quick runs", (e, v, k) => D(e, d => d with { TrainLimit = Int(v, k, 1) })),
-        new("runtime.checkpoint-every", "save the learner's full state every N epochs, and always after the last step and on a stop (0: only then)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
-        new("runtime.keep-checkpoints", "checkpoints kept in the store (older ones are pruned)", (e, v, k) => e with { KeepCheckpoints = Int(v, k, 1) }),
+        .. RuntimeKeys.For<CclExperiment>(e => e.Runtime, (e, r) => e with { Runtime = r }, work: null),
     ];
 
     /// <summary>Every key a ccl experiment file may set, with its meaning.</summary>

@@ -9,6 +9,7 @@ using RlActors.Policies.Grpo;
 using RlActors.Policies.Training;
 using RlActors.Rewards.Capo;
 using static RlActors.Host.Configuration.ConfigReader;
+using RlActors.Host.Kinds;
 
 namespace RlActors.Host.Configuration;
 
@@ -48,14 +49,21 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
 /// </summary>
 public static class ExperimentFile
 {
+    /// <summary>A GRPO run's unit of work is a slot of prompts, sampled by a sampler and scored by a reward worker.</summary>
+    private static readonly WorkKeys Work = new(
+        "prompts-per-slot", "prompts per unit of sampler work (0: a whole step; use smaller slots with several samplers)",
+        "slot-timeout", "seconds before an unreturned slot goes to another sampler",
+        "samplers-per-node", "sampler actors on each node with the sampler role",
+        "score-timeout", "seconds before an unanswered scoring request is sent again", Asynchronous: true);
+
     private static readonly ConfigKey<Experiment>[] FixedKeys =
     [
         new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section), ccl (supervised counter-current learning, the keys of the ccl section) or flow (Flow-GRPO / TempFlow-GRPO, the keys of the flow section)",
             (e, v, k) => Str(v, k) switch
             {
                 ExperimentKinds.Grpo => e,
-                ExperimentKinds.Ccl or ExperimentKinds.Flow => throw new ConfigError($"{k}: this command takes GRPO experiments only; kind = \"{Str(v, k)}\" experiments are run with 'run' and continued with 'resume'"),
-                var s => throw new ConfigError($"{k}: expected {ExperimentKinds.Grpo}, {ExperimentKinds.Ccl} or {ExperimentKinds.Flow}, got '{s}'"),
+                var s when ExperimentKinds.Find(s) is not null => throw new ConfigError($"{k}: this command takes GRPO experiments only; kind = \"{s}\" experiments are run with 'run' and continued with 'resume'"),
+                var s => throw new ConfigError($"{k}: expected one of {string.Join(", ", ExperimentKinds.Names)}, got '{s}'"),
             }),
         new("name", "experiment name; output goes to runs/<name>/ unless --out is given", (e, v, k) => e with { Name = Str(v, k) }),
         new("seed", "master seed (model init, data order, sampling)", (e, v, k) => e with { Options = e.Options with { Seed = (ulong)Long(v, k, 0) } }),
@@ -112,13 +120,7 @@ public static class ExperimentFile
                 : throw new ConfigError($"{k}: expected one of {string.Join(", ", LmAlgorithms.Names)}, got '{Str(v, k)}'")),
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
-        new("runtime.max-staleness", "0: synchronous on-policy; n > 0: samplers may run n policy versions ahead, older rollouts are dropped", (e, v, k) => R(e, r => r with { MaxStaleness = Int(v, k, 0) })),
-        new("runtime.prompts-per-slot", "prompts per unit of sampler work (0: a whole step; use smaller slots with several samplers)", (e, v, k) => R(e, r => r with { PromptsPerSlot = Int(v, k, 0) })),
-        new("runtime.slot-timeout", "seconds before an unreturned slot goes to another sampler", (e, v, k) => R(e, r => r with { SlotTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
-        new("runtime.score-timeout", "seconds before an unanswered scoring request is sent again", (e, v, k) => R(e, r => r with { ScoreTimeout = TimeSpan.FromSeconds(Pos(v, k)) })),
-        new("runtime.checkpoint-every", "save the learner's full state every N steps, and always after the last step and on a stop (0: only then)", (e, v, k) => R(e, r => r with { CheckpointEvery = Int(v, k, 0) })),
-        new("runtime.keep-checkpoints", "checkpoints kept in the store (older ones are pruned)", (e, v, k) => R(e, r => r with { KeepCheckpoints = Int(v, k, 1) })),
-        new("runtime.samplers-per-node", "sampler actors on each node with the sampler role", (e, v, k) => R(e, r => r with { SamplersPerNode = Int(v, k, 1) })),
+        .. RuntimeKeys.For<Experiment>(e => e.Runtime, (e, r) => e with { Runtime = r }, Work),
         new("rewards", "list of reward components: [{ type = \"outcome\" | \"Ns.Type, Assembly\", assembly = \"path.dll\", weight = 1.0, timeout = 10 }]", (e, v, k) => e with { Rewards = RewardList(v, k) }),
         new("capo.critiques", "CAPO: critiques per response (N)", (e, v, k) => C(e, c => c with { Critiques = Int(v, k, 1) })),
         new("capo.vote", "CAPO: voting rule over critiques: union, intersection, majority (flagged by more than half) or average (flagged by at least tau)", (e, v, k) => C(e, c => c with { Vote = Str(v, k) })),
@@ -195,7 +197,9 @@ public static class ExperimentFile
         exp = WithTask(exp, origin);
         try
         {
-            exp.Options.Validate(); exp.Runtime.Validate(exp.Options.Grpo.PromptsPerStep); exp.Capo.Validate();
+            exp.Options.Validate(); exp.Capo.Validate();
+            if (exp.Runtime.UnitSize > exp.Options.Grpo.PromptsPerStep)
+                throw new ArgumentException($"runtime.prompts-per-slot must be in [0, grpo.prompts-per-step = {exp.Options.Grpo.PromptsPerStep}] (got {exp.Runtime.UnitSize})");
             algorithm.Validate(exp.Options.AlgorithmOptions ?? Activator.CreateInstance(algorithm.OptionsType)!);
         }
         catch (ArgumentException e) { throw read.Blame.Invalid(e, TaskProperties); }
@@ -303,7 +307,6 @@ public static class ExperimentFile
     private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
     private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
 
-    private static Experiment R(Experiment e, Func<RuntimeOptions, RuntimeOptions> f) => e with { Runtime = f(e.Runtime) };
     private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };
     private static Experiment J(Experiment e, Func<JudgeSpec, JudgeSpec> f) => C(e, c => c with { Judge = f(c.Judge) });
 

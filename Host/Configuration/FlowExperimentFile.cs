@@ -43,16 +43,8 @@ public sealed record FlowExperiment(string Name, string SourceText)
     public int PictureSamples { get; init; } = 200;
     /// <summary>Folder of cached reward models and pretrained weights.</summary>
     public string CacheDir { get; init; } = Path.Combine("runs", "flow-cache");
-    /// <summary>Checkpoint every this many steps and after the last (0: never; a stop still checkpoints).</summary>
-    public int CheckpointEvery { get; init; } = 50;
-    /// <summary>Checkpoints kept in the store.</summary>
-    public int KeepCheckpoints { get; init; } = 3;
-    /// <summary>Groups per explorer task (0: the whole step).</summary>
-    public int GroupsPerTask { get; init; }
-    /// <summary>Seconds before an unreturned task goes to another explorer.</summary>
-    public double TaskTimeoutSeconds { get; init; } = 120;
-    /// <summary>Explorer actors on the host.</summary>
-    public int ExplorersPerNode { get; init; } = 1;
+    /// <summary>Scheduling (<c>runtime.*</c>): checkpoints every 50 steps unless set; the unit of work is a task of groups.</summary>
+    public Actors.Experiment.RuntimeOptions Runtime { get; init; } = new() { CheckpointEvery = 50 };
 
     // Set by the keys, resolved by the parser (null: the task's default).
     internal int? ModelWidth { get; init; }
@@ -160,11 +152,10 @@ public static class FlowExperimentFile
         new("reward-model.learning-rate", "fashion: classifier SGD learning rate", (e, v, k) => RM(e, k, r => r with { LearningRate = Dbl(v, k) })),
         new("reward-model.momentum", "fashion: classifier SGD momentum", (e, v, k) => RM(e, k, r => r with { Momentum = Dbl(v, k) })),
         new("reward-model.seed", "fashion: classifier initialisation and data order", (e, v, k) => RM(e, k, r => r with { Seed = (ulong)Long(v, k, 0) })),
-        new("runtime.checkpoint-every", "save the learner's state every N RL steps, and always after the last step and on a stop (0: only then)", (e, v, k) => e with { CheckpointEvery = Int(v, k, 0) }),
-        new("runtime.keep-checkpoints", "checkpoints kept in the store", (e, v, k) => e with { KeepCheckpoints = Int(v, k, 1) }),
-        new("runtime.groups-per-task", "groups per unit of explorer work (0: a whole step; smaller tasks spread a step over several explorers)", (e, v, k) => e with { GroupsPerTask = Int(v, k, 0) }),
-        new("runtime.task-timeout", "seconds before an unreturned task goes to another explorer", (e, v, k) => e with { TaskTimeoutSeconds = Pos(v, k) }),
-        new("runtime.explorers-per-node", "explorer actors on the host (worker nodes: node --roles explorer --explorers N)", (e, v, k) => e with { ExplorersPerNode = Int(v, k, 1) }),
+        .. RuntimeKeys.For<FlowExperiment>(e => e.Runtime, (e, r) => e with { Runtime = r }, new WorkKeys(
+            "groups-per-task", "groups per unit of explorer work (0: a whole step; smaller tasks spread a step over several explorers)",
+            "task-timeout", "seconds before an unreturned task goes to another explorer",
+            "explorers-per-node", "explorer actors on the host (worker nodes: node --roles explorer --explorers N)")),
     ];
 
     /// <summary>Every key a flow experiment file may set, with its meaning.</summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using RlActors.Host.Configuration;
 using RlActors.Policies.Flow;
+using RlActors.Host.Kinds;
 
 namespace RlActors.Host.Evidence;
 

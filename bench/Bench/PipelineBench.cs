@@ -5,6 +5,7 @@ using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Runtime;
 using RlActors.Policies.Training;
+using RlActors.Actors.Grpo;
 
 namespace RlActors.Bench;
 
@@ -58,12 +59,12 @@ public static class PipelineBench
     private static double Actors(RlvrOptions options, int steps)
     {
         var observer = new TimingObserver();
-        var settings = new ExperimentSettings("bench", options, new RuntimeOptions(), [new RewardSpecDto("outcome", null, 1.0, 10)]);
+        var settings = new GrpoSettings("bench", options, new RuntimeOptions(), [new RewardSpecDto("outcome", null, 1.0, 10)]);
         using var host = ClusterNode.Build(new NodeOptions("127.0.0.1", ClusterNode.FreePort(), null, Roles.All, [], []));
         host.StartAsync().GetAwaiter().GetResult();
         var system = host.Services.GetRequiredService<ActorSystem>();
         ClusterNode.WhenUp(system, CancellationToken.None).GetAwaiter().GetResult();
-        system.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        system.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
         if (observer.Done.Task.GetAwaiter().GetResult() != 0) throw new InvalidOperationException("actor pipeline failed: " + observer.Error);
         host.StopAsync().GetAwaiter().GetResult();
         var stamps = observer.Stamps;

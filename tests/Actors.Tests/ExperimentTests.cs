@@ -3,11 +3,13 @@ using Akka.TestKit;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Rewards;
-using RlActors.Actors.Sampling;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Lm;
 using Xunit.Abstractions;
 using static RlActors.Actors.Protocol.SamplerProtocol;
+using static RlActors.Actors.Protocol.WorkerProtocol;
+using RlActors.Actors.Grpo;
+using RlActors.Actors.Workers;
 
 namespace RlActors.Actors.Tests;
 
@@ -20,16 +22,16 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
     private static readonly RewardSpecDto Outcome = new("outcome", null, 1.0, 5);
 
-    private static ExperimentSettings Settings(RewardSpecDto[] rewards, int maxStaleness = 0) =>
-        new("tiny", Tiny.Options(grpoSteps: 3), new RuntimeOptions { PromptsPerSlot = 2, MaxStaleness = maxStaleness }, rewards);
+    private static GrpoSettings Settings(RewardSpecDto[] rewards, int maxStaleness = 0) =>
+        new("tiny", Tiny.Options(grpoSteps: 3), new RuntimeOptions { UnitSize = 2, MaxStaleness = maxStaleness }, rewards);
 
     /// <summary>Starts the node's workers and the experiment; returns everything the observer saw, in order, up to Finished or Failed.</summary>
-    private List<object> Run(ExperimentSettings settings, ProbeObserver observer, TestProbe events, TimeSpan? within = null)
+    private List<object> Run(GrpoSettings settings, ProbeObserver observer, TestProbe events, TimeSpan? within = null)
     {
         JoinSelfAndAwaitUp();
         Sys.ActorOf(RewardWorkerActor.Props([PluginPaths.TestPlugins]), "reward");
-        Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler-0");
-        observer.Experiment = Sys.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler-0");
+        observer.Experiment = Sys.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
         var seen = new List<object>();
         var timeout = within ?? RunTimeout;
         var deadline = DateTime.UtcNow + timeout;
@@ -132,15 +134,15 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
         var observer = new ProbeObserver(events)
         {
             InjectAs = asker,
-            AtPhaseDone = () => new WeightsProtocol.GetWeights(0),
-            AtStepCompleted = r => new WeightsProtocol.GetWeights(7),
+            AtPhaseDone = () => new WorkerProtocol.GetWeights(0),
+            AtStepCompleted = r => new WorkerProtocol.GetWeights(7),
         };
         var seen = Run(Settings([Outcome]) with { Options = Tiny.Options(grpoSteps: 1) }, observer, events);
 
         Assert.IsType<Finished>(seen[^1]);
         var v0 = asker.ExpectMsg<WeightsProtocol.PolicyWeights>();
         Assert.Equal((0L, Tiny.Model.DModel), (v0.Version, v0.DModel));
-        Assert.Equal(new WeightsProtocol.WeightsUnavailable(7, 1), asker.ExpectMsg<WeightsProtocol.WeightsUnavailable>());
+        Assert.Equal(new WorkerProtocol.WeightsUnavailable(7, 1), asker.ExpectMsg<WorkerProtocol.WeightsUnavailable>());
     }
 }
 

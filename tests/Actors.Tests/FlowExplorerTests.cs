@@ -5,7 +5,9 @@ using RlActors.Policies.Ccl;
 using RlActors.Policies.Flow;
 using Xunit.Abstractions;
 using static RlActors.Actors.Flow.FlowProtocol;
+using static RlActors.Actors.Protocol.WorkerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
+using RlActors.Actors.Workers;
 
 namespace RlActors.Actors.Tests;
 
@@ -32,7 +34,7 @@ public sealed class FlowExplorerTests(ITestOutputHelper output) : ClusterTestKit
     public void An_explorer_returns_K_scored_siblings_that_share_their_prefix_exactly_and_differ_after_the_branch()
     {
         const int k = 5, branch = 2;
-        var explorer = Sys.ActorOf(FlowExplorerActor.Props("test/explorer-0"), "explorer");
+        var explorer = Sys.ActorOf(PullWorkerActor.Props("test/explorer-0", () => new FlowExplorer()), "explorer");
         var experiment = CreateTestProbe();
         var specs = new[] { new FlowGroupSpec(1, branch, k, 123, GroupId: 8), new FlowGroupSpec(3, FlowGroupSpec.FullSde, k, 124, GroupId: 9) };
 
@@ -63,7 +65,7 @@ public sealed class FlowExplorerTests(ITestOutputHelper output) : ClusterTestKit
     [Fact]
     public void The_same_task_gives_the_same_groups_the_weights_are_fetched_once_and_a_new_version_is_fetched_again()
     {
-        var explorer = Sys.ActorOf(FlowExplorerActor.Props("test/explorer-0"), "explorer");
+        var explorer = Sys.ActorOf(PullWorkerActor.Props("test/explorer-0", () => new FlowExplorer()), "explorer");
         var experiment = CreateTestProbe();
         var task = Task(0, [new FlowGroupSpec(0, 1, 4, 77, GroupId: 0)], Early.ToJson());
 
@@ -92,7 +94,7 @@ public sealed class FlowExplorerTests(ITestOutputHelper output) : ClusterTestKit
         string sha = Convert.ToHexString(SHA256.HashData(classifier)).ToLowerInvariant();
         var fashion = new FlowTaskOptions { Kind = FlowTaskKind.Fashion, RewardModel = rewardOptions };
         var conv = new FlowModelSpec { Architecture = FlowArchitecture.Conv, Dim = 196, Classes = 10, Width = 4, Side = 14, TimeFeatures = 8, ClassEmbedding = 4 };
-        var explorer = Sys.ActorOf(FlowExplorerActor.Props("test/explorer-0"), "explorer");
+        var explorer = Sys.ActorOf(PullWorkerActor.Props("test/explorer-0", () => new FlowExplorer()), "explorer");
         var experiment = CreateTestProbe();
 
         experiment.Send(explorer, Task(0, [new FlowGroupSpec(7, 0, 3, 5, GroupId: 0)], fashion.ToJson(), sha));

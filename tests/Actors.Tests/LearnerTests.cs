@@ -1,5 +1,8 @@
 using Akka.Actor;
+using RlActors.Actors.Experiment;
+using RlActors.Actors.Grpo;
 using RlActors.Actors.Learning;
+using RlActors.Actors.Protocol;
 using RlActors.Environments.Arithmetic;
 using RlActors.Policies.Grpo;
 using RlActors.Policies.Lm;
@@ -9,9 +12,14 @@ using static RlActors.Actors.Protocol.LearnerProtocol;
 
 namespace RlActors.Actors.Tests;
 
+/// <summary>The one learner actor with a language-model experiment's core (<see cref="GrpoLearnerCore"/>).</summary>
 public sealed class LearnerTests(ITestOutputHelper output) : ClusterTestKit(output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    private static Props Learner() => LearnerActor.Props(() => new GrpoLearnerCore(Tiny.Options()));
+
+    private static WeightsProtocol.PolicyWeights Policy(IVersionedWeights? w) => Assert.IsType<WeightsProtocol.PolicyWeights>(w);
 
     /// <summary>Groups of two sampled completions and the reference solution per problem, rewarded 0, 0 and 1.</summary>
     private static List<ScoredGroup> Groups(byte[] weights, long firstProblem)
@@ -31,57 +39,65 @@ public sealed class LearnerTests(ITestOutputHelper output) : ClusterTestKit(outp
     [Fact]
     public void Initialize_runs_the_warm_up_and_answers_with_version_0_weights()
     {
-        var learner = Sys.ActorOf(LearnerActor.Props(Tiny.Options()), "learner");
+        var learner = Sys.ActorOf(Learner(), "learner");
         learner.Tell(new Initialize());
         var ready = ExpectMsg<Ready>(Wait);
-        Assert.Equal(0, ready.Weights.Version);
-        Assert.NotEmpty(ready.Weights.Bytes);
-        Assert.Equal((Tiny.Model.DModel, Tiny.Model.Layers, Tiny.Model.Context), (ready.Weights.DModel, ready.Weights.Layers, ready.Weights.Context));
-        Assert.True(ready.SftSeconds >= 0);
+        var weights = Policy(ready.Weights);
+        Assert.Equal(0, weights.Version);
+        Assert.NotEmpty(weights.Bytes);
+        Assert.Equal((Tiny.Model.DModel, Tiny.Model.Layers, Tiny.Model.Context), (weights.DModel, weights.Layers, weights.Context));
+        Assert.Equal("sft", ready.Setup!.Phase!.Value.Name);
+        Assert.True(ready.Setup.Phase.Value.Seconds >= 0);
         using var model = new TransformerLm(Tiny.Model, 0);
-        model.LoadWeights(ready.Weights.Bytes); // the advertised shape is the real one
+        model.LoadWeights(weights.Bytes); // the advertised shape is the real one
     }
 
     [Fact]
     public void Each_train_produces_the_next_policy_version_with_new_weights_and_a_loss()
     {
-        var learner = Sys.ActorOf(LearnerActor.Props(Tiny.Options()), "learner");
+        var learner = Sys.ActorOf(Learner(), "learner");
         learner.Tell(new Initialize());
-        var v0 = ExpectMsg<Ready>(Wait).Weights;
+        var v0 = Policy(ExpectMsg<Ready>(Wait).Weights);
 
         learner.Tell(new Train(1, Groups(v0.Bytes, 0)));
         var first = ExpectMsg<Trained>(Wait);
-        Assert.Equal((1L, 1L), (first.Step, first.Weights.Version));
-        Assert.False(v0.Bytes.AsSpan().SequenceEqual(first.Weights.Bytes), "the update did not change the weights");
+        var w1 = Policy(first.Weights);
+        Assert.Equal((1L, 1L), (first.Step, w1.Version));
+        Assert.False(v0.Bytes.AsSpan().SequenceEqual(w1.Bytes), "the update did not change the weights");
         Assert.Contains(GrpoMetrics.Loss, first.Metrics.Keys);
         Assert.True(double.IsFinite(first.Metrics[GrpoMetrics.Loss]));
         Assert.Equal(1.0 / 3, first.Metrics[GrpoMetrics.RewardMean], 6);
 
-        learner.Tell(new Train(2, Groups(first.Weights.Bytes, 3)));
+        Assert.Null(first.Evaluation); // none asked for
+        learner.Tell(new Train(2, Groups(w1.Bytes, 3), EvaluatePhase: "grpo"));
         var second = ExpectMsg<Trained>(Wait);
-        Assert.Equal((2L, 2L), (second.Step, second.Weights.Version));
-        Assert.False(first.Weights.Bytes.AsSpan().SequenceEqual(second.Weights.Bytes));
+        var w2 = Policy(second.Weights);
+        Assert.Equal((2L, 2L), (second.Step, w2.Version));
+        Assert.False(w1.Bytes.AsSpan().SequenceEqual(w2.Bytes));
+        Assert.Equal(("grpo", 2L), (second.Evaluation!.Phase, second.Evaluation.Step));
     }
 
     [Fact]
-    public void Evaluate_reports_accuracy_on_the_held_out_problems()
+    public void The_setup_and_the_conclusion_report_accuracy_on_the_held_out_problems()
     {
-        var learner = Sys.ActorOf(LearnerActor.Props(Tiny.Options()), "learner");
+        var learner = Sys.ActorOf(Learner(), "learner");
         learner.Tell(new Initialize());
-        ExpectMsg<Ready>(Wait);
-        learner.Tell(new Evaluate("sft", 0));
-        var e = ExpectMsg<Evaluated>(Wait);
-        Assert.Equal(("sft", 0L, 20), (e.Phase, e.Step, e.Problems));
-        Assert.InRange(e.Accuracy, 0, 1);
-        Assert.InRange(e.StepAccuracy, 0, 1);
+        var e = ExpectMsg<Ready>(Wait).Setup!.Evaluation!;
+        Assert.Equal(("sft", 0L, 20.0), (e.Phase, e.Step, e.Metrics[LmEvalMetrics.Problems]));
+        Assert.InRange(e.Metrics[LmEvalMetrics.Accuracy], 0, 1);
+        Assert.InRange(e.Metrics[LmEvalMetrics.StepAccuracy], 0, 1);
+        learner.Tell(new Conclude(0));
+        var final = ExpectMsg<Concluded>(Wait);
+        Assert.Equal(("final", 0L), (final.Evaluation!.Phase, final.Evaluation.Step));
+        Assert.NotEmpty(final.Weights);
     }
 
     [Fact]
     public void A_failed_piece_of_work_is_rethrown_to_the_supervisor_as_a_learner_failure()
     {
-        var learner = Sys.ActorOf(LearnerActor.Props(Tiny.Options()), "learner");
+        var learner = Sys.ActorOf(Learner(), "learner");
         // Training before Initialize fails inside the piped task ("learner not initialised").
         EventFilter.Exception<LearnerFailedException>(contains: "not initialised").ExpectOne(Wait, () =>
-            learner.Tell(new Train(1, [new ScoredGroup([3], [[1]], [1f])])));
+            learner.Tell(new Train(1, new List<ScoredGroup> { new([3], [[1]], [1f]) })));
     }
 }

@@ -5,6 +5,7 @@ using RlActors.Actors.Runtime;
 using RlActors.Actors.Serialization;
 using RlActors.Policies.Flow;
 using static RlActors.Actors.Flow.FlowProtocol;
+using static RlActors.Actors.Protocol.WorkerProtocol;
 using Xunit.Abstractions;
 using static RlActors.Actors.Protocol.CritiqueProtocol;
 using static RlActors.Actors.Protocol.RewardProtocol;
@@ -25,25 +26,24 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
     /// <summary>One sample of every message that crosses a node boundary, keyed by its expected manifest.</summary>
     private static readonly Dictionary<string, IRlMessage> Samples = new()
     {
-        ["sp.request"] = new RequestWork("10.0.0.7:4053/sampler-1 ✓"),
-        ["sp.task"] = new SampleTask("exp-α", 12, 3, 11, [0, 5, long.MaxValue], Task, new SamplingSpec(8, 0.7, 5, 48), ulong.MaxValue - 1),
-        ["sp.rollouts"] = new SlotRollouts("exp", 12, 3, 11, "host:1/sampler-0", [Group("exp/12/3/0", 0, 3), Group("exp/12/3/5", 5, 3)], 1234, 0.25),
-        ["sp.done"] = new NoMoreWork("exp"),
-        ["sp.cannot"] = new CannotSample("exp", "sampler host:1/sampler-0: data/train.jsonl: no such file"),
-        ["w.get"] = new GetWeights(42),
-        ["w.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),
-        ["w.unavailable"] = new WeightsUnavailable(3, 9),
-        ["r.score"] = new ScoreSlot("exp", 12, 3, 11, JsonlTask,
+        ["wk.request"] = new RequestWork("10.0.0.7:4053/sampler-1 ✓", "sample"),
+        ["lm.task"] = new SampleTask("exp-α", 12, 3, 11, [0, 5, long.MaxValue], Task, new SamplingSpec(8, 0.7, 5, 48), ulong.MaxValue - 1),
+        ["lm.rollouts"] = new SlotRollouts("exp", 12, 3, 11, "host:1/sampler-0", [Group("exp/12/3/0", 0, 3), Group("exp/12/3/5", 5, 3)], 1234, 0.25),
+        ["wk.done"] = new NoMoreWork("exp"),
+        ["lm.cannot"] = new CannotSample("exp", "sampler host:1/sampler-0: data/train.jsonl: no such file"),
+        ["wk.weights-get"] = new GetWeights(42),
+        ["lm.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),
+        ["wk.weights-unavailable"] = new WeightsUnavailable(3, 9),
+        ["lm.score"] = new ScoreSlot("exp", 12, 3, 11, JsonlTask,
             [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5),
              new RewardSpecDto("capo", null, 1.0, 60, "{\"critiques\":4,\"judge\":{\"type\":\"noisy-oracle\"}}")],
             [Group("exp/12/3/0", 0, 2)]),
-        ["r.scored"] = new SlotScored("exp", 12, 3, [[1f, 0f, -0.25f], [float.Epsilon, 2f, 0f]], [1, 0], 2, ["throwing", "hanging"],
+        ["lm.scored"] = new SlotScored("exp", 12, 3, [[1f, 0f, -0.25f], [float.Epsilon, 2f, 0f]], [1, 0], 2, ["throwing", "hanging"],
             [null, [[0f, -1f, -1f, 0f], [-0.5f, 0f, 0f, 0f], [0f, 0f, 0f, 0f]]],
             new Dictionary<string, double> { ["critiques_valid"] = 7, ["_capo_prm_tp"] = 3.5 }),
         ["c.work"] = new CritiqueWork("exp/12/3/0/2#1/17", "exp/12/3/0/2", 99, [7, 5, 3], "+-", [12, 13, 1, 0, 0], "{\"type\":\"oracle\"}", 1, 3),
         ["c.done"] = new CritiqueDone("exp/12/3/0/2#1/17", [new CritiqueDto(0, [1, 3], null), new CritiqueDto(2, [], "no critique within 30 s")]),
-        ["r.failed"] = new ScoringFailed("exp", "reward 'X' cannot be loaded on akka.tcp://rlactors@127.0.0.1:1"),
-        ["fx.request"] = new RequestExploration("10.0.0.7:4053/explorer-0"),
+        ["lm.score-failed"] = new ScoringFailed("exp", "reward 'X' cannot be loaded on akka.tcp://rlactors@127.0.0.1:1"),
         ["fx.task"] = new ExploreTask("flow-α", 7, 2, 6, [new FlowGroupSpec(3, 4, 6, ulong.MaxValue, 41), new FlowGroupSpec(0, FlowGroupSpec.FullSde, 6, 9, 42)],
             new FlowSamplingOptions { Steps = 12, NoiseLevel = 0.65, LogProb = LogProbReduction.Mean }, "{\"Kind\":2}", "ab12"),
         ["fx.groups"] = new ExploredGroups("flow", 7, 2, 6, "host:1/explorer-3", [FlowGroup(41, 2), FlowGroup(42, 3)], 0.125),
@@ -103,6 +103,19 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
     }
 
     [Fact]
+    public void Every_codec_owns_one_manifest_prefix_and_only_manifests_with_it()
+    {
+        var prefixes = ProtocolSerializer.Codecs.Select(c => c.Prefix).ToList();
+        Assert.Equal(prefixes.Count, prefixes.Distinct().Count());
+        foreach (var codec in ProtocolSerializer.Codecs)
+            foreach (var manifest in codec.Manifests.Values)
+                Assert.StartsWith(codec.Prefix + ".", manifest);
+        // A manifest of a known prefix that its codec does not have is refused like any unknown one.
+        byte[] bytes = Serializer.ToBinary(new GetWeights(1));
+        Assert.Contains("lm.nope", Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes, "lm.nope")).Message);
+    }
+
+    [Fact]
     public void An_unknown_manifest_throws_a_serialization_error_naming_it()
     {
         var serializer = Serializer;
@@ -117,7 +130,7 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         var serializer = Serializer;
         byte[] bytes = serializer.ToBinary(new GetWeights(1));
         bytes[0] = 99;
-        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "w.get"));
+        var e = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "wk.weights-get"));
         Assert.Contains("99", e.Message);
     }
 

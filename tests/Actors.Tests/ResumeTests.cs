@@ -3,9 +3,10 @@ using Akka.TestKit;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Rewards;
-using RlActors.Actors.Sampling;
 using RlActors.Policies.Checkpoints;
 using Xunit.Abstractions;
+using RlActors.Actors.Grpo;
+using RlActors.Actors.Workers;
 
 namespace RlActors.Actors.Tests;
 
@@ -16,10 +17,10 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
     private static readonly RewardSpecDto[] Rewards =
         [new("MyLab.Rewards.LengthPenalty, MyLab.Rewards", PluginPaths.MyLabRewards, 1.0, 10)];
 
-    private List<object> RunToEnd(ExperimentSettings settings, TestProbe events)
+    private List<object> RunToEnd(GrpoSettings settings, TestProbe events)
     {
         var observer = new ProbeObserver(events);
-        var experiment = Sys.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        var experiment = Sys.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
         observer.Experiment = experiment;
         Watch(experiment);
         var seen = new List<object>();
@@ -35,9 +36,9 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
     {
         JoinSelfAndAwaitUp();
         Sys.ActorOf(RewardWorkerActor.Props(), "reward");
-        Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler-0");
-        var runtime = new RuntimeOptions { PromptsPerSlot = 2, CheckpointEvery = 2 };
-        var settings = new ExperimentSettings("resume", Tiny.Options(grpoSteps: 4), runtime, Rewards);
+        Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler-0");
+        var runtime = new RuntimeOptions { UnitSize = 2, CheckpointEvery = 2 };
+        var settings = new GrpoSettings("resume", Tiny.Options(grpoSteps: 4), runtime, Rewards);
         var events = CreateTestProbe();
 
         var full = RunToEnd(settings, events);
@@ -65,9 +66,9 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
     {
         JoinSelfAndAwaitUp();
         Sys.ActorOf(RewardWorkerActor.Props(), "reward");
-        Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler-0");
+        Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler-0");
         // No periodic checkpoints: the one taken on the stop is the only one.
-        var settings = new ExperimentSettings("stop", Tiny.Options(grpoSteps: 4), new RuntimeOptions { PromptsPerSlot = 2 }, Rewards);
+        var settings = new GrpoSettings("stop", Tiny.Options(grpoSteps: 4), new RuntimeOptions { UnitSize = 2 }, Rewards);
         var events = CreateTestProbe();
         var full = RunToEnd(settings, events);
         var fullWeights = Assert.IsType<Finished>(full[^1]).Weights;
@@ -76,8 +77,8 @@ public sealed class ResumeTests(ITestOutputHelper output) : ClusterTestKit(outpu
         Assert.Equal(final.Checkpoint.PolicyWeights, fullWeights);
 
         // Stop as step 2 completes: told from inside the callback, so it is handled before anything else.
-        var observer = new ProbeObserver(events) { AtStepCompleted = r => r.Step == 2 ? new ExperimentActor.Stop("test stop") : null };
-        var experiment = Sys.ActorOf(ExperimentActor.Props(settings, observer), "experiment");
+        var observer = new ProbeObserver(events) { AtStepCompleted = r => r.Step == 2 ? new CoordinatorActor.Stop("test stop") : null };
+        var experiment = Sys.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
         observer.Experiment = experiment;
         Watch(experiment);
         var stopped = new List<object>();

@@ -1,10 +1,12 @@
 using RlActors.Actors.Protocol;
-using RlActors.Actors.Sampling;
 using RlActors.Policies.Lm;
 using RlActors.Policies.Training;
 using Xunit.Abstractions;
 using static RlActors.Actors.Protocol.SamplerProtocol;
+using static RlActors.Actors.Protocol.WorkerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
+using RlActors.Actors.Grpo;
+using RlActors.Actors.Workers;
 
 namespace RlActors.Actors.Tests;
 
@@ -24,7 +26,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     {
         using var model = new TransformerLm(Tiny.Model, 11);
         var experiment = CreateTestProbe();
-        var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+        var sampler = Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler");
         var task = Task(step: 4, slot: 1, version: 3, seed: 42, 10, 11);
 
         experiment.Send(sampler, task);
@@ -64,7 +66,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
             var runtime = spec.Open();
             using var model = new TransformerLm(Tiny.Model with { VocabSize = runtime.Tokenizer.VocabSize }, 14);
             var experiment = CreateTestProbe();
-            var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+            var sampler = Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler");
 
             experiment.Send(sampler, new SampleTask("exp", 1, 0, 0, [0, 1, 2, 3], spec, new SamplingSpec(2, 1.0, 0, 4), 7));
             experiment.ExpectMsg<GetWeights>(Wait);
@@ -90,7 +92,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     {
         using var model = new TransformerLm(Tiny.Model, 12);
         var experiment = CreateTestProbe();
-        var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+        var sampler = Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler");
         var task = Task(step: 1, slot: 0, version: 0, seed: 7, 0, 1);
 
         experiment.Send(sampler, task);
@@ -115,7 +117,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     {
         using var model = new TransformerLm(Tiny.Model, 13);
         var experiment = CreateTestProbe();
-        var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+        var sampler = Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler");
 
         experiment.Send(sampler, Task(step: 2, slot: 0, version: 1, seed: 1, 0));
         Assert.Equal(1, experiment.ExpectMsg<GetWeights>(Wait).Version);
@@ -132,7 +134,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     {
         using var model = new TransformerLm(Tiny.Model, 14);
         var experiment = CreateTestProbe();
-        var sampler = Sys.ActorOf(SamplerActor.Props("test/sampler-0"), "sampler");
+        var sampler = Sys.ActorOf(PullWorkerActor.Props("test/sampler-0", () => new GrpoSampler()), "sampler");
 
         experiment.Send(sampler, Task(step: 1, slot: 0, version: 0, seed: 1, 0, 1));
         experiment.ExpectMsg<GetWeights>(Wait);

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
 using RlActors.Actors.Experiment;
-using RlActors.Actors.Supervised;
+using RlActors.Actors.Ccl;
 using RlActors.Policies.Ccl;
 using RlActors.Policies.Checkpoints;
 using Xunit.Abstractions;
@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace RlActors.Actors.Tests;
 
 /// <summary>
-/// The supervised experiment (<see cref="SupervisedExperimentActor"/>) with a <see cref="CclLearnerActor"/> on small random
+/// The supervised experiment (<see cref="CclPlan"/> on the step coordinator) with a <see cref="CclLearnerCore"/> on small random
 /// data: every step reported, held-out metrics at each epoch's end, checkpoints, a graceful stop and an exact resume,
 /// and a learner failure that ends the run with its reason.
 /// </summary>
@@ -31,14 +31,15 @@ public sealed class SupervisedTests(ITestOutputHelper output) : ClusterTestKit(o
         return new CclData(Split(StepsPerEpoch * 16), Split(30), Split(30));
     }
 
-    private static SupervisedSettings Settings(int checkpointEvery = 0, TrainingCheckpoint? resume = null, Func<CclData>? data = null) =>
-        new("ccl", CclLearnerActor.Props(Options, data ?? RandomData), Total) { CheckpointEveryEpochs = checkpointEvery, ResumeFrom = resume };
+    /// <summary>Settings checkpointing every <paramref name="checkpointEpochs"/> epochs (in steps, as runtime.checkpoint-every counts them).</summary>
+    private static CclSettings Settings(int checkpointEpochs = 0, TrainingCheckpoint? resume = null, Func<CclData>? data = null) =>
+        new("ccl", Options, data ?? RandomData, Total, StepsPerEpoch, new RuntimeOptions { CheckpointEvery = checkpointEpochs * StepsPerEpoch }) { ResumeFrom = resume };
 
     /// <summary>Runs an experiment to its end (finished, failed or stopped); returns what the observer saw, in order.</summary>
-    private List<object> Run(SupervisedSettings settings, TestProbe events, Func<StepReport, object?>? atStep = null)
+    private List<object> Run(CclSettings settings, TestProbe events, Func<StepReport, object?>? atStep = null)
     {
         var observer = new ProbeObserver(events) { AtStepCompleted = atStep };
-        var experiment = Sys.ActorOf(SupervisedExperimentActor.Props(settings, observer), "experiment");
+        var experiment = Sys.ActorOf(CclPlan.Props(settings, observer), "experiment");
         observer.Experiment = experiment;
         Watch(experiment);
         var seen = new List<object>();
@@ -54,7 +55,7 @@ public sealed class SupervisedTests(ITestOutputHelper output) : ClusterTestKit(o
     [Fact]
     public void A_supervised_run_reports_every_step_with_test_accuracy_at_each_epoch_end_and_checkpoints_each_epoch()
     {
-        var seen = Run(Settings(checkpointEvery: 1), CreateTestProbe());
+        var seen = Run(Settings(checkpointEpochs: 1), CreateTestProbe());
 
         var finished = Assert.IsType<Finished>(seen[^1]);
         var reports = Reports(seen);
@@ -86,7 +87,7 @@ public sealed class SupervisedTests(ITestOutputHelper output) : ClusterTestKit(o
         var fullLosses = Reports(full).Select(r => r.Metrics[CclMetrics.Loss]).ToList();
 
         // Stop mid-epoch, told as step 6 is reported: step 7 is already asked for, so it completes and the run stops after it.
-        var stopped = Run(Settings(), events, r => r.Step == 6 ? new ExperimentActor.Stop("test stop") : null);
+        var stopped = Run(Settings(), events, r => r.Step == 6 ? new CoordinatorActor.Stop("test stop") : null);
         Assert.Equal(new StoppedAt(7, "test stop"), stopped[^1]);
         var checkpoint = Assert.Single(stopped.OfType<CheckpointAt>());
         Assert.Equal(7, checkpoint.Step);

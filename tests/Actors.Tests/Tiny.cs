@@ -4,6 +4,7 @@ using RlActors.Policies.Grpo;
 using RlActors.Policies.Lm;
 using RlActors.Policies.Training;
 using static RlActors.Actors.Protocol.WeightsProtocol;
+using static RlActors.Actors.Protocol.WorkerProtocol;
 
 namespace RlActors.Actors.Tests;
 

@@ -156,8 +156,8 @@ public sealed class ConfigSyntaxTests
             string? kind = ConfigReader.Peek(text, [], "kind");
             _ = kind switch
             {
-                ExperimentKinds.Ccl => (object)CclExperimentFile.Parse(text, file, []), // without loading the data set
-                ExperimentKinds.Flow => FlowExperimentFile.Parse(text, file, []),
+                RlActors.Host.Kinds.ExperimentKinds.Ccl => (object)CclExperimentFile.Parse(text, file, []), // without loading the data set
+                RlActors.Host.Kinds.ExperimentKinds.Flow => FlowExperimentFile.Parse(text, file, []),
                 _ => ExperimentFile.Parse(text, file, RepoPaths(text)),
             };
         }

@@ -8,9 +8,30 @@ using RlActors.Host.Configuration;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Flow;
 
-namespace RlActors.Host;
+namespace RlActors.Host.Kinds;
 
-/// <summary>A flow experiment (kind = "flow"): explorer actors and a learner coordinated by <see cref="FlowExperimentActor"/>.</summary>
+/// <summary>kind = "flow": Flow-GRPO / TempFlow-GRPO on a flow-matching policy, with explorer actors.</summary>
+internal sealed class FlowKind : IExperimentKind
+{
+    public string Name => ExperimentKinds.Flow;
+    public string Summary => "Flow-GRPO / TempFlow-GRPO on a flow-matching policy with explorer actors (2-D tasks, Fashion-MNIST 14x14); docs/flow.md";
+    public IEnumerable<(string Name, string Doc)> Keys => FlowExperimentFile.Keys;
+    public string StepsKey => "flow.steps";
+
+    public IRunnableExperiment Parse(string text, string origin, IReadOnlyList<string> overrides) => FlowRun.Prepare(FlowExperimentFile.Parse(text, origin, overrides), origin);
+
+    /// <summary>The velocity field.</summary>
+    public string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath)
+    {
+        var spec = FlowExperimentFile.Parse(configText, origin, []).Model;
+        using var model = spec.Create(0);
+        model.LoadWeights(checkpoint.PolicyWeights);
+        SafetensorsExport.Write(model, outPath);
+        return $"velocity field {spec}";
+    }
+}
+
+/// <summary>A flow experiment: explorer actors and a learner, run by <see cref="FlowPlan"/>.</summary>
 internal sealed class FlowRun(FlowExperiment exp) : IRunnableExperiment
 {
     /// <summary>Checks what can be checked before anything starts: for Fashion-MNIST, that its files are there.</summary>
@@ -31,14 +52,14 @@ internal sealed class FlowRun(FlowExperiment exp) : IRunnableExperiment
     public ulong Seed => exp.Seed;
     public long TotalSteps => exp.Steps;
     public int LogEvery => exp.LogEvery;
-    public int KeepCheckpoints => exp.KeepCheckpoints;
+    public int KeepCheckpoints => exp.Runtime.KeepCheckpoints;
     public RunDisplay Display => FlowDisplay.For(exp.Grpo.Objective);
     public string Description => FlowExperimentFile.Describe(exp);
     public string FromScratch => "it starts again from the pretrained model";
     public string? WorkerRoles => Roles.Explorer;
 
     public NodeOptions Node(string hostname, int port, string? publicHostname) =>
-        new(hostname, port, publicHostname, [Roles.Learner, Roles.Explorer], [], [], ExplorersPerNode: exp.ExplorersPerNode);
+        new(hostname, port, publicHostname, [Roles.Learner, Roles.Explorer], [], [], ExplorersPerNode: exp.Runtime.WorkersPerNode);
 
     public Props Coordinator(IExperimentObserver observer, TrainingCheckpoint? resumeFrom) => Settings(resumeFrom, null, null, observer);
 
@@ -52,11 +73,8 @@ internal sealed class FlowRun(FlowExperiment exp) : IRunnableExperiment
             EvalPerClass = exp.EvalPerClass, EvalSeed = exp.EvalSeed, PictureSamplesPerClass = exp.PictureSamples,
         };
         var task = exp.Task;
-        return FlowExperimentActor.Props(new FlowExperimentSettings(exp.Name, learner, exp.Steps)
+        return FlowPlan.Props(new FlowExperimentSettings(exp.Name, learner, exp.Steps, exp.Runtime)
         {
-            GroupsPerTask = exp.GroupsPerTask,
-            TaskTimeout = TimeSpan.FromSeconds(exp.TaskTimeoutSeconds),
-            CheckpointEvery = exp.CheckpointEvery,
             EvalEvery = exp.EvalEvery,
             ResumeFrom = resumeFrom,
             Pictures = dir is null ? null : (before, after) => observer.Log($"[flow] before/after samples: {FlowPictures.Draw(dir, task, before, after)}"),

@@ -1,0 +1,58 @@
+using RlActors.Actors.Experiment;
+using RlActors.Actors.Learning;
+using RlActors.Actors.Protocol;
+using RlActors.Policies.Checkpoints;
+using RlActors.Policies.Grpo;
+using RlActors.Policies.Training;
+
+namespace RlActors.Actors.Grpo;
+
+/// <summary>The learner of a language-model RL experiment: the policy, SFT warm-up and the LM algorithm (GRPO, PPO, ...)
+/// of <see cref="ArithmeticRlvr"/>; its batch is the step's scored groups in slot order.</summary>
+public sealed class GrpoLearnerCore(RlvrOptions options) : ILearnerCore
+{
+    private ArithmeticRlvr? core;
+
+    private ArithmeticRlvr Core => core ?? throw new InvalidOperationException("learner not initialised");
+
+    /// <inheritdoc />
+    public (long Step, LearnerSetup? Setup) Initialize(TrainingCheckpoint? resume, Action<string> log)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        core = new ArithmeticRlvr(options);
+        if (resume is not null)
+        {
+            core.LoadCheckpoint(resume);
+            return (resume.PolicyVersion, null);
+        }
+        core.RunSft();
+        double seconds = watch.Elapsed.TotalSeconds;
+        return (0, new LearnerSetup(("sft", seconds), Evaluate("sft", 0)));
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, double> Train(long step, object batch) => Core.TrainOn((IReadOnlyList<ScoredGroup>)batch);
+
+    /// <inheritdoc />
+    public EvalReport Evaluate(string phase, long step)
+    {
+        var r = Core.Evaluate();
+        return new EvalReport(phase, step, LmEvalMetrics.Of(r.Accuracy, r.StepAccuracy, r.Problems));
+    }
+
+    /// <inheritdoc />
+    public IVersionedWeights Weights(long version)
+    {
+        var c = Core.Policy.Config;
+        return new WeightsProtocol.PolicyWeights(version, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, Core.Policy.SaveWeights());
+    }
+
+    /// <inheritdoc />
+    public TrainingCheckpoint SaveCheckpoint() => Core.SaveCheckpoint();
+
+    /// <summary>The final greedy evaluation and the policy's weights.</summary>
+    public (byte[] Weights, EvalReport? Evaluation, object? Extra) Conclude(long step) => (Core.Policy.SaveWeights(), Evaluate("final", step), null);
+
+    /// <inheritdoc />
+    public void Dispose() => core?.Dispose();
+}
