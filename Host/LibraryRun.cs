@@ -23,7 +23,7 @@ public static class LibraryRun
     public static Task<int> Execute(string path, IReadOnlyList<string> overrides, string? outDir, TextWriter log, CancellationToken ct,
         string? sftCache = null)
     {
-        var exp = ExperimentFile.Load(path, overrides); // throws ConfigError before anything is written
+        var exp = GrpoExperimentFile.Load(path, overrides); // throws ConfigError before anything is written
         var o = exp.Options;
         string dir = outDir ?? Path.Combine("runs", exp.Name, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())

@@ -18,17 +18,17 @@ public sealed class LibraryScorer : IDisposable
     private readonly long policyVersionOffset;
 
     /// <summary>Loads every reward of <paramref name="exp"/>; a plug-in that cannot be loaded is a <see cref="ConfigError"/>.</summary>
-    public LibraryScorer(Experiment exp, long policyVersionOffset = 0)
+    public LibraryScorer(GrpoExperiment exp, long policyVersionOffset = 0)
     {
         this.policyVersionOffset = policyVersionOffset;
         foreach (var r in exp.Rewards)
         {
             var timeout = TimeSpan.FromSeconds(r.TimeoutSeconds);
-            if (r.Type == Experiment.CapoRewardType)
+            if (r.Type == GrpoExperiment.CapoRewardType)
             {
                 var judge = exp.Capo.Judge.Create();
                 if (judge is IDisposable d) owned.Add(d);
-                components.Add((Experiment.CapoRewardType, r.Weight, timeout, new CapoReward(judge, exp.Capo.ToOptions(), exp.Capo.CompareWithOracle)));
+                components.Add((GrpoExperiment.CapoRewardType, r.Weight, timeout, new CapoReward(judge, exp.Capo.ToOptions(), exp.Capo.CompareWithOracle)));
                 continue;
             }
             try
@@ -42,7 +42,7 @@ public sealed class LibraryScorer : IDisposable
     }
 
     /// <summary>Whether the rewards are exactly the default outcome verifier (the loop's built-in path is then used).</summary>
-    public static bool IsDefault(Experiment exp) => exp.Rewards.Count == 1 && exp.Rewards[0].Type == Rewards.OutcomeReward.RewardName && exp.Rewards[0].Weight == 1.0;
+    public static bool IsDefault(GrpoExperiment exp) => exp.Rewards.Count == 1 && exp.Rewards[0].Type == Rewards.OutcomeReward.RewardName && exp.Rewards[0].Weight == 1.0;
 
     /// <summary>Scores one step's groups.</summary>
     public ArithmeticRlvr.GroupScoring Score(long step, IReadOnlyList<ArithmeticProblem> problems, IReadOnlyList<int[][]> completions)

@@ -5,7 +5,7 @@ using RlActors.Policies.Checkpoints;
 namespace RlActors.Actors.Experiment;
 
 /// <summary>
-/// What every experiment coordinator (<see cref="ExperimentActor"/>, <see cref="Supervised.SupervisedExperimentActor"/>)
+/// The base of the experiment coordinator (<see cref="StepCoordinator"/>, which runs every kind): what it
 /// shares: it reports to an <see cref="IExperimentObserver"/>; its learner child's failure ends the run, and so does a bug
 /// in the coordinator (a restart would rebuild the learner from scratch and lose the progress); checkpoints are asked for
 /// once per step; and the graceful stop: on <see cref="Stop"/> no new work starts, a step in progress completes, the

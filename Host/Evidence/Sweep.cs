@@ -26,7 +26,7 @@ public static class Sweep
     {
         if (seeds.Count == 0) throw new ConfigError("--seeds needs at least one seed");
         if (paths.Count == 0) throw new ConfigError("name at least one experiment file");
-        var exps = paths.Select(p => ExperimentFile.Load(p, overrides)).ToList(); // validate everything before running anything
+        var exps = paths.Select(p => GrpoExperimentFile.Load(p, overrides)).ToList(); // validate everything before running anything
         var dup = exps.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ConfigError($"two experiment files have the name '{dup.Key}'; names label the comparison, make them distinct");
         string name = comparison ?? string.Join("-vs-", exps.Select(e => e.Name));
@@ -94,7 +94,7 @@ public static class Sweep
         return (steps.Select(x => (double)x).ToArray(), mean, sd);
     }
 
-    private static void WriteComparison(string name, List<(Experiment Exp, string Path, List<SeedResult> Results)> all,
+    private static void WriteComparison(string name, List<(GrpoExperiment Exp, string Path, List<SeedResult> Results)> all,
         IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides, string reportDir)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -183,7 +183,7 @@ public static class Sweep
         }
     }
 
-    private static void Write(Experiment exp, string path, IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides,
+    private static void Write(GrpoExperiment exp, string path, IReadOnlyList<ulong> seeds, IReadOnlyList<string> overrides,
         List<SeedResult> results, string reportDir)
     {
         var inv = CultureInfo.InvariantCulture;

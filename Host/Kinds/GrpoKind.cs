@@ -15,16 +15,16 @@ internal sealed class GrpoKind : IExperimentKind
 {
     public string Name => ExperimentKinds.Grpo;
     public string Summary => "the default: SFT then GRPO (or algorithm = ppo) on the arithmetic task or a JSONL data set, on the actor runtime";
-    public IEnumerable<(string Name, string Doc)> Keys => ExperimentFile.Keys;
+    public IEnumerable<(string Name, string Doc)> Keys => GrpoExperimentFile.Keys;
     public string StepsKey => "grpo.steps";
 
-    public IRunnableExperiment Parse(string text, string origin, IReadOnlyList<string> overrides) => new GrpoRun(ExperimentFile.Parse(text, origin, overrides));
+    public IRunnableExperiment Parse(string text, string origin, IReadOnlyList<string> overrides) => new GrpoRun(GrpoExperimentFile.Parse(text, origin, overrides));
 
     /// <summary>The policy; an algorithm with tensors of its own (PPO's critic) adds them under its names (critic.*, value_head.*),
     /// restored from the checkpoint through the algorithm itself.</summary>
     public string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath)
     {
-        var options = ExperimentFile.Parse(configText, origin, []).Options;
+        var options = GrpoExperimentFile.Parse(configText, origin, []).Options;
         if (options.Algorithm == "grpo")
         {
             using var lm = new TransformerLm(options.Model, 0);
@@ -42,7 +42,7 @@ internal sealed class GrpoKind : IExperimentKind
 }
 
 /// <summary>A language-model RL experiment: samplers, reward workers and a learner, run by <see cref="GrpoPlan"/>.</summary>
-internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
+internal sealed class GrpoRun(GrpoExperiment exp) : IRunnableExperiment
 {
     public string Name => exp.Name;
     public string EffectiveText => exp.EffectiveText;
@@ -76,7 +76,7 @@ internal sealed class GrpoRun(Experiment exp) : IRunnableExperiment
     public void CheckBeforeRun()
     {
         // CAPO is built by the reward workers from its settings (validated with the experiment file), not loaded.
-        var specs = exp.Rewards.Where(r => r.Type != Experiment.CapoRewardType)
+        var specs = exp.Rewards.Where(r => r.Type != GrpoExperiment.CapoRewardType)
             .Select(r => new RewardSpec(r.Type, r.Assembly, r.Weight) { Timeout = TimeSpan.FromSeconds(r.TimeoutSeconds) });
         try { RewardPluginLoader.LoadAll(specs, Directory.GetCurrentDirectory()); }
         catch (PluginLoadException e) { throw new ConfigError(e.Message); }

@@ -20,7 +20,7 @@ public class CclRunTests
         model { architecture = mlp, sizes = [784, 32, 10] }
         ccl { method = ccl, epochs = 2, batch-size = 250, learning-rate = 0.3 }
         data { train-limit = 1000, validation-size = 500 }
-        runtime { checkpoint-every = 1 }
+        runtime { checkpoint-every = 4 }   # one epoch of 4 steps
         {{extra}}
         """;
 
@@ -134,7 +134,7 @@ public class CclRunTests
         // 10 steps per epoch, 30 epochs: the kill after the first checkpoint leaves most of the run to the resume, and enough
         // of it (seconds) that the run cannot finish between the checkpoint line and the kill even on a loaded machine
         // (with 6 epochs it once did on CI).
-        const string longer = "ccl { epochs = 30, batch-size = 100 }";
+        const string longer = "ccl { epochs = 30, batch-size = 100 }\nruntime.checkpoint-every = 10"; // one epoch
         dir.Write("whole.conf", Tiny(whole, longer));
         dir.Write("killed.conf", Tiny(killed, longer));
 

@@ -32,7 +32,7 @@ public sealed class ConfigSyntaxTests
     [MemberData(nameof(BadSyntax))]
     public void A_syntax_error_names_the_file_line_and_column(string text, int line, int column, string what)
     {
-        var e = Assert.Throws<ConfigError>(() => ExperimentFile.Parse(text, "t.conf", []));
+        var e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Parse(text, "t.conf", []));
         Assert.StartsWith($"t.conf:{line}:{column}: ", e.Message);
         Assert.Contains(what, e.Message);
     }
@@ -55,7 +55,7 @@ public sealed class ConfigSyntaxTests
             "task { operators = \"+-\" } # ]\n" +
             "capo.judge.model = \"\"\"x,,}\n]\"\"\"\n" +
             "rewards = [ { type = \"capo\" } ]\n";
-        var exp = ExperimentFile.Parse(text, "t.conf", []);
+        var exp = GrpoExperimentFile.Parse(text, "t.conf", []);
         Assert.Equal("t{1}", exp.Name);
         Assert.Equal("x,,}\n]", exp.Capo.Judge.OpenAi.Model);
     }
@@ -68,13 +68,13 @@ public sealed class ConfigSyntaxTests
         dir.Write("sub/common.conf", "{\n  sft { steps = 7 }\n  grpo.steps = 4\n}\n");
         dir.Write("main.conf", "name = inc\ninclude \"sub/common.conf\"\nseed = 3\n");
         string main = dir["main.conf"];
-        var exp = ExperimentFile.Load(main, []);
+        var exp = GrpoExperimentFile.Load(main, []);
         Assert.Equal(7, exp.Options.Sft.Steps);
         Assert.Equal(4, exp.Options.GrpoSteps);
         Assert.Equal(3UL, exp.Options.Seed);
         Assert.DoesNotContain("include", exp.EffectiveText);
         // what the store records parses again without the included file
-        var again = ExperimentFile.Parse(exp.EffectiveText, "store", []);
+        var again = GrpoExperimentFile.Parse(exp.EffectiveText, "store", []);
         Assert.Equal(7, again.Options.Sft.Steps);
     }
 
@@ -84,13 +84,13 @@ public sealed class ConfigSyntaxTests
         using var dir = new TempFolder();
         dir.Write("main.conf", "name = inc\ninclude file(\"nowhere.conf\")\n");
         string main = dir["main.conf"];
-        var e = Assert.Throws<ConfigError>(() => ExperimentFile.Load(main, []));
+        var e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Load(main, []));
         Assert.Contains("main.conf:2:1: include \"nowhere.conf\": no such file", e.Message);
         Assert.Contains(Path.Combine(dir.Path, "nowhere.conf"), e.Message);
 
         dir.Write("bad.conf", "sft { steps = 5 } }\n");
         dir.Write("main.conf", "name = inc\ninclude \"bad.conf\"\n");
-        e = Assert.Throws<ConfigError>(() => ExperimentFile.Load(main, []));
+        e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Load(main, []));
         Assert.EndsWith("bad.conf:1:19: '}' closes nothing (no '{' is open here)", e.Message);
     }
 
@@ -103,7 +103,7 @@ public sealed class ConfigSyntaxTests
     [InlineData("model.context=16", "model.context = 16 is too short")]
     public void A_bad_set_value_is_blamed_on_the_set_option_not_the_file(string set, string what)
     {
-        var e = Assert.Throws<ConfigError>(() => ExperimentFile.Parse(Good, "t.conf", [set]));
+        var e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Parse(Good, "t.conf", [set]));
         Assert.StartsWith($"--set {set}: ", e.Message);
         Assert.Contains(what, e.Message);
         Assert.DoesNotContain("t.conf", e.Message);
@@ -117,7 +117,7 @@ public sealed class ConfigSyntaxTests
     [InlineData("rewards = []", "t.conf: rewards: the list is empty; it must hold at least one reward, e.g. [{ type = \"outcome\" }]")]
     public void A_bad_value_is_named_by_its_key_not_by_its_CSharp_property(string line, string expected)
     {
-        var e = Assert.Throws<ConfigError>(() => ExperimentFile.Parse(Good + line + "\n", "t.conf", []));
+        var e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Parse(Good + line + "\n", "t.conf", []));
         Assert.Contains(expected, e.Message);
         foreach (var csharp in new[] { "Operators", "MaxOps", "MinOps", "OperandDigits", "(Parameter" })
             Assert.DoesNotContain(csharp, e.Message);
@@ -129,7 +129,7 @@ public sealed class ConfigSyntaxTests
     [InlineData("model.context = 64\ntask { max-ops = 6, operand-digits = 2 }", "task.max-ops = 6, task.operand-digits = 2", "71")]
     public void Sequences_longer_than_the_context_are_refused(string lines, string expected, string need)
     {
-        var e = Assert.Throws<ConfigError>(() => ExperimentFile.Parse(Good + lines + "\n", "t.conf", []));
+        var e = Assert.Throws<ConfigError>(() => GrpoExperimentFile.Parse(Good + lines + "\n", "t.conf", []));
         Assert.StartsWith("t.conf: model.context", e.Message);
         Assert.Contains(expected, e.Message);
         Assert.Contains($"raise model.context to {need}", e.Message);
@@ -139,9 +139,9 @@ public sealed class ConfigSyntaxTests
     public void Sequences_that_fit_the_context_are_accepted()
     {
         // the longest prompt of 3 one-digit +- operations is 10 tokens; 10 + 48 = 58; without SFT its 32-token solution does not matter
-        ExperimentFile.Parse(Good + "model.context = 58\n", "t.conf", []);
-        ExperimentFile.Parse(Good + "model.context = 42\ngrpo.max-new-tokens = 20\n", "t.conf", []);
-        ExperimentFile.Parse(Good + "model.context = 30\ngrpo.max-new-tokens = 20\nsft.steps = 0\n", "t.conf", []);
+        GrpoExperimentFile.Parse(Good + "model.context = 58\n", "t.conf", []);
+        GrpoExperimentFile.Parse(Good + "model.context = 42\ngrpo.max-new-tokens = 20\n", "t.conf", []);
+        GrpoExperimentFile.Parse(Good + "model.context = 30\ngrpo.max-new-tokens = 20\nsft.steps = 0\n", "t.conf", []);
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class ConfigSyntaxTests
             {
                 RlActors.Host.Kinds.ExperimentKinds.Ccl => (object)CclExperimentFile.Parse(text, file, []), // without loading the data set
                 RlActors.Host.Kinds.ExperimentKinds.Flow => FlowExperimentFile.Parse(text, file, []),
-                _ => ExperimentFile.Parse(text, file, RepoPaths(text)),
+                _ => GrpoExperimentFile.Parse(text, file, RepoPaths(text)),
             };
         }
     }

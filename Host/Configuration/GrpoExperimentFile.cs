@@ -14,7 +14,7 @@ using RlActors.Host.Kinds;
 namespace RlActors.Host.Configuration;
 
 /// <summary>A parsed experiment file: its name, the trainer options and the text it came from.</summary>
-public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, string SourceText)
+public sealed record GrpoExperiment(string Name, RlvrOptions Options, int LogEvery, string SourceText)
 {
     /// <summary>Scheduling of the actor runtime.</summary>
     public RuntimeOptions Runtime { get; init; } = new();
@@ -47,7 +47,7 @@ public sealed record Experiment(string Name, RlvrOptions Options, int LogEvery, 
 /// Reads HOCON experiment files. Every key is listed in <see cref="Keys"/> with its meaning; an unknown key, a
 /// value of the wrong type or out of range is a <see cref="ConfigError"/> naming the key and the file.
 /// </summary>
-public static class ExperimentFile
+public static class GrpoExperimentFile
 {
     /// <summary>A GRPO run's unit of work is a slot of prompts, sampled by a sampler and scored by a reward worker.</summary>
     private static readonly WorkKeys Work = new(
@@ -56,7 +56,7 @@ public static class ExperimentFile
         "samplers-per-node", "sampler actors on each node with the sampler role",
         "score-timeout", "seconds before an unanswered scoring request is sent again", Asynchronous: true);
 
-    private static readonly ConfigKey<Experiment>[] FixedKeys =
+    private static readonly ConfigKey<GrpoExperiment>[] FixedKeys =
     [
         new("kind", "experiment kind: grpo (the default: SFT then GRPO on the arithmetic task, the keys of this section), ccl (supervised counter-current learning, the keys of the ccl section) or flow (Flow-GRPO / TempFlow-GRPO, the keys of the flow section)",
             (e, v, k) => Str(v, k) switch
@@ -75,8 +75,8 @@ public static class ExperimentFile
         new("model.context", "longest prompt + completion in tokens", (e, v, k) => M(e, m => m with { Context = Int(v, k, 2) })),
         new("model.mlp-ratio", "MLP width as a multiple of d-model", (e, v, k) => M(e, m => m with { MlpRatio = Int(v, k, 1) })),
         new("task.type", "the task: arithmetic (the default: the built-in generator, keys task.min-ops .. task.operators) or jsonl (a data set, keys task.train .. task.tolerance)",
-            (e, v, k) => Str(v, k) is Experiment.ArithmeticTask or Experiment.JsonlTask ? e with { TaskType = Str(v, k) }
-                : throw new ConfigError($"{k}: expected {Experiment.ArithmeticTask} or {Experiment.JsonlTask}, got '{Str(v, k)}'")),
+            (e, v, k) => Str(v, k) is GrpoExperiment.ArithmeticTask or GrpoExperiment.JsonlTask ? e with { TaskType = Str(v, k) }
+                : throw new ConfigError($"{k}: expected {GrpoExperiment.ArithmeticTask} or {GrpoExperiment.JsonlTask}, got '{Str(v, k)}'")),
         new("task.min-ops", "arithmetic: fewest operations per problem", (e, v, k) => T(e, k, t => t with { MinOps = Int(v, k, 1) })),
         new("task.max-ops", "arithmetic: most operations per problem", (e, v, k) => T(e, k, t => t with { MaxOps = Int(v, k, 1) })),
         new("task.operand-digits", "arithmetic: digits per operand", (e, v, k) => T(e, k, t => t with { OperandDigits = Int(v, k, 1) })),
@@ -120,7 +120,7 @@ public static class ExperimentFile
                 : throw new ConfigError($"{k}: expected one of {string.Join(", ", LmAlgorithms.Names)}, got '{Str(v, k)}'")),
         new("eval.problems", "held-out problems for greedy evaluation", (e, v, k) => e with { Options = e.Options with { EvalProblems = Int(v, k, 1) } }),
         new("eval.every", "evaluate every N GRPO steps (0: only after SFT and at the end)", (e, v, k) => e with { Options = e.Options with { EvalEvery = Int(v, k, 0) } }),
-        .. RuntimeKeys.For<Experiment>(e => e.Runtime, (e, r) => e with { Runtime = r }, Work),
+        .. RuntimeKeys.For<GrpoExperiment>(e => e.Runtime, (e, r) => e with { Runtime = r }, Work),
         new("rewards", "list of reward components: [{ type = \"outcome\" | \"Ns.Type, Assembly\", assembly = \"path.dll\", weight = 1.0, timeout = 10 }]", (e, v, k) => e with { Rewards = RewardList(v, k) }),
         new("capo.critiques", "CAPO: critiques per response (N)", (e, v, k) => C(e, c => c with { Critiques = Int(v, k, 1) })),
         new("capo.vote", "CAPO: voting rule over critiques: union, intersection, majority (flagged by more than half) or average (flagged by at least tau)", (e, v, k) => C(e, c => c with { Vote = Str(v, k) })),
@@ -159,10 +159,10 @@ public static class ExperimentFile
 
     /// <summary>The keys of the file: the fixed ones and every registered algorithm's options keys (<c>ppo.*</c>, ...), which an
     /// algorithm declares next to its options record.</summary>
-    private static readonly ConfigKey<Experiment>[] KeyTable = [.. FixedKeys, .. LmAlgorithms.All.SelectMany(AlgorithmKeys)];
+    private static readonly ConfigKey<GrpoExperiment>[] KeyTable = [.. FixedKeys, .. LmAlgorithms.All.SelectMany(AlgorithmKeys)];
 
-    private static IEnumerable<ConfigKey<Experiment>> AlgorithmKeys(LmAlgorithmEntry algorithm) => algorithm.Keys.Select(key =>
-        new ConfigKey<Experiment>($"{algorithm.Name}.{key.Name}", key.Doc, (e, v, k) =>
+    private static IEnumerable<ConfigKey<GrpoExperiment>> AlgorithmKeys(LmAlgorithmEntry algorithm) => algorithm.Keys.Select(key =>
+        new ConfigKey<GrpoExperiment>($"{algorithm.Name}.{key.Name}", key.Doc, (e, v, k) =>
         {
             object value = key.Type switch
             {
@@ -175,7 +175,7 @@ public static class ExperimentFile
         }));
 
     /// <summary>Reads <paramref name="path"/> and applies <paramref name="overrides"/> ("key=value").</summary>
-    public static Experiment Load(string path, IReadOnlyList<string> overrides)
+    public static GrpoExperiment Load(string path, IReadOnlyList<string> overrides)
     {
         if (!File.Exists(path)) throw new ConfigError($"experiment file not found: {path}");
         string text = File.ReadAllText(path);
@@ -183,10 +183,10 @@ public static class ExperimentFile
     }
 
     /// <summary>Parses experiment text; <paramref name="origin"/> names it in error messages.</summary>
-    public static Experiment Parse(string text, string origin, IReadOnlyList<string> overrides)
+    public static GrpoExperiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
         var read = ConfigReader.Apply(text, origin, overrides, KeyTable,
-            source => new Experiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
+            source => new GrpoExperiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
         var exp = read.Value with { EffectiveText = read.EffectiveText };
         var algorithm = LmAlgorithms.Find(exp.Options.Algorithm);
         if (exp.Options.AlgorithmOptions is { } set && !algorithm.OptionsType.IsInstanceOfType(set))
@@ -241,16 +241,16 @@ public static class ExperimentFile
     }
 
     /// <summary>The rewards that read the arithmetic problem (its steps), which a data-set task does not have.</summary>
-    private static readonly string[] ArithmeticRewards = ["format", "step-correctness", Experiment.CapoRewardType];
+    private static readonly string[] ArithmeticRewards = ["format", "step-correctness", GrpoExperiment.CapoRewardType];
 
     /// <summary>
     /// A JSONL task: reads its files (a missing file, a malformed line or field is an error naming the file and line),
     /// pins their SHA-256 into the settings the nodes get, checks that prompts and solutions fit <c>model.context</c>, and
     /// refuses rewards that need the arithmetic problem. Keys of the other task type are an error.
     /// </summary>
-    private static Experiment WithTask(Experiment exp, string origin)
+    private static GrpoExperiment WithTask(GrpoExperiment exp, string origin)
     {
-        if (exp.TaskType == Experiment.ArithmeticTask)
+        if (exp.TaskType == GrpoExperiment.ArithmeticTask)
         {
             if (exp.JsonlKeySet is { } key)
                 throw new ConfigError($"{origin}: {key} is a key of task.type = \"jsonl\" but the task is arithmetic; add task.type = \"jsonl\"");
@@ -280,7 +280,7 @@ public static class ExperimentFile
     /// Attaches the CAPO settings to the reward of type "capo" (its timeout must outlast the vote's deadline); capo.*
     /// keys without a capo reward are an error, since they would silently do nothing.
     /// </summary>
-    private static Experiment WithCapo(Experiment exp, string origin)
+    private static GrpoExperiment WithCapo(GrpoExperiment exp, string origin)
     {
         if (!exp.UsesCapo)
         {
@@ -291,7 +291,7 @@ public static class ExperimentFile
         var capo = exp.CapoSeedSet ? exp.Capo : exp.Capo with { Judge = exp.Capo.Judge with { Seed = Environments.SplitMix64.Stream(exp.Options.Seed, 11) } };
         var rewards = exp.Rewards.Select(r =>
         {
-            if (r.Type != Experiment.CapoRewardType) return r;
+            if (r.Type != GrpoExperiment.CapoRewardType) return r;
             if (r.TimeoutSeconds <= capo.DeadlineSeconds)
                 throw new ConfigError($"{origin}: the capo reward's timeout ({r.TimeoutSeconds} s) must be longer than capo.deadline ({capo.DeadlineSeconds} s)");
             return r with { Settings = capo.ToJson() };
@@ -299,16 +299,16 @@ public static class ExperimentFile
         return exp with { Capo = capo, Rewards = rewards };
     }
 
-    private static Experiment M(Experiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
-    private static Experiment T(Experiment e, string key, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) =>
+    private static GrpoExperiment M(GrpoExperiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
+    private static GrpoExperiment T(GrpoExperiment e, string key, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) =>
         e with { Options = e.Options with { Task = f(e.Options.Task) }, ArithmeticKeySet = e.ArithmeticKeySet ?? key };
-    private static Experiment D(Experiment e, string key, Func<Environments.Tasks.JsonlTaskOptions, Environments.Tasks.JsonlTaskOptions> f) =>
+    private static GrpoExperiment D(GrpoExperiment e, string key, Func<Environments.Tasks.JsonlTaskOptions, Environments.Tasks.JsonlTaskOptions> f) =>
         e with { Options = e.Options with { Data = f(e.Options.Data ?? new()) }, JsonlKeySet = e.JsonlKeySet ?? key };
-    private static Experiment S(Experiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
-    private static Experiment G(Experiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
+    private static GrpoExperiment S(GrpoExperiment e, Func<SftOptions, SftOptions> f) => e with { Options = e.Options with { Sft = f(e.Options.Sft) } };
+    private static GrpoExperiment G(GrpoExperiment e, Func<GrpoOptions, GrpoOptions> f) => e with { Options = e.Options with { Grpo = f(e.Options.Grpo) } };
 
-    private static Experiment C(Experiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };
-    private static Experiment J(Experiment e, Func<JudgeSpec, JudgeSpec> f) => C(e, c => c with { Judge = f(c.Judge) });
+    private static GrpoExperiment C(GrpoExperiment e, Func<CapoSettings, CapoSettings> f) => e with { Capo = f(e.Capo), CapoKeysSet = true };
+    private static GrpoExperiment J(GrpoExperiment e, Func<JudgeSpec, JudgeSpec> f) => C(e, c => c with { Judge = f(c.Judge) });
 
     private static IReadOnlyList<RewardSpecDto> RewardList(HoconValue v, string key)
     {
@@ -329,7 +329,7 @@ public static class ExperimentFile
             double weight = items.TryGetValue("weight", out var w) ? Dbl(w, $"{at}.weight") : 1.0;
             string typeName = Str(type, $"{at}.type");
             // CAPO waits for remote critiques (capo.deadline, 30 s by default): its default timeout outlasts that.
-            double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : typeName == Experiment.CapoRewardType ? 60 : 10;
+            double timeout = items.TryGetValue("timeout", out var t) ? Pos(t, $"{at}.timeout") : typeName == GrpoExperiment.CapoRewardType ? 60 : 10;
             list.Add(new RewardSpecDto(typeName, assembly, weight, timeout));
         }
         if (list.Count == 0) throw new ConfigError($"{key}: the list is empty; it must hold at least one reward, e.g. [{{ type = \"outcome\" }}]");
