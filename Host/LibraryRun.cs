@@ -30,7 +30,7 @@ public static class LibraryRun
             throw new ConfigError($"output folder {dir} already exists and is not empty");
 
         var total = Stopwatch.StartNew();
-        using var trainer = new ArithmeticRlvr(o);
+        using var trainer = new GrpoTrainer(o);
         using var scorer = LibraryScorer.IsDefault(exp) ? null : new LibraryScorer(exp);
         if (scorer is not null && o.Data is not null)
             throw new ConfigError($"{path}: the train command scores a task.type = \"jsonl\" task with the outcome reward only; use run for other rewards");
@@ -122,7 +122,7 @@ public static class LibraryRun
             : "";
 
     /// <summary>Everything the SFT result depends on, hashed: seed, device, model shape, task and SFT options.</summary>
-    private static string SftKey(RlvrOptions o)
+    private static string SftKey(GrpoRunOptions o)
     {
         string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
         if (o.Data is { } data) text += "|" + data; // a data set's files by name and SHA-256 (arithmetic keys are as before)

@@ -45,7 +45,7 @@ public sealed class LibraryScorer : IDisposable
     public static bool IsDefault(GrpoExperiment exp) => exp.Rewards.Count == 1 && exp.Rewards[0].Type == Rewards.OutcomeReward.RewardName && exp.Rewards[0].Weight == 1.0;
 
     /// <summary>Scores one step's groups.</summary>
-    public ArithmeticRlvr.GroupScoring Score(long step, IReadOnlyList<ArithmeticProblem> problems, IReadOnlyList<int[][]> completions)
+    public GrpoTrainer.GroupScoring Score(long step, IReadOnlyList<ArithmeticProblem> problems, IReadOnlyList<int[][]> completions)
     {
         var rewards = new float[problems.Count][];
         var extras = new float[][]?[problems.Count];
@@ -65,7 +65,7 @@ public sealed class LibraryScorer : IDisposable
         }
         var metrics = RewardCounters.ToMetrics(counters);
         metrics["reward_failures"] = failures;
-        return new ArithmeticRlvr.GroupScoring(rewards, extras.Any(e => e is not null) ? extras : null, metrics);
+        return new GrpoTrainer.GroupScoring(rewards, extras.Any(e => e is not null) ? extras : null, metrics);
     }
 
     /// <inheritdoc />

@@ -8,18 +8,18 @@ using RlActors.Policies.Training;
 namespace RlActors.Actors.Grpo;
 
 /// <summary>The learner of a language-model RL experiment: the policy, SFT warm-up and the LM algorithm (GRPO, PPO, ...)
-/// of <see cref="ArithmeticRlvr"/>; its batch is the step's scored groups in slot order.</summary>
-public sealed class GrpoLearnerCore(RlvrOptions options) : ILearnerCore
+/// of <see cref="GrpoTrainer"/>; its batch is the step's scored groups in slot order.</summary>
+public sealed class GrpoLearnerCore(GrpoRunOptions options) : ILearnerCore
 {
-    private ArithmeticRlvr? core;
+    private GrpoTrainer? core;
 
-    private ArithmeticRlvr Core => core ?? throw new InvalidOperationException("learner not initialised");
+    private GrpoTrainer Core => core ?? throw new InvalidOperationException("learner not initialised");
 
     /// <inheritdoc />
     public (long Step, LearnerSetup? Setup) Initialize(TrainingCheckpoint? resume, Action<string> log)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        core = new ArithmeticRlvr(options);
+        core = new GrpoTrainer(options);
         if (resume is not null)
         {
             core.LoadCheckpoint(resume);

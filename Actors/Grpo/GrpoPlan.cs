@@ -19,7 +19,7 @@ namespace RlActors.Actors.Grpo;
 /// <param name="Options">The policy, task, SFT and algorithm options.</param>
 /// <param name="Runtime">Scheduling.</param>
 /// <param name="Rewards">Reward components, combined by weight.</param>
-public sealed record GrpoSettings(string Name, RlvrOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards)
+public sealed record GrpoSettings(string Name, GrpoRunOptions Options, RuntimeOptions Runtime, IReadOnlyList<RewardSpecDto> Rewards)
 {
     /// <summary>Continue from this learner checkpoint instead of running SFT: steps 1..Step are taken as done.</summary>
     public TrainingCheckpoint? ResumeFrom { get; init; }

@@ -26,7 +26,7 @@ public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed)
 
     /// <summary>The task of a trainer's options: the data set when one is set, else the arithmetic task (training order
     /// seeded with stream 2 of the master seed, as the learner's own RL stream).</summary>
-    public static TaskSpec Of(Policies.Training.RlvrOptions o) => o.Data is { } d
+    public static TaskSpec Of(Policies.Training.GrpoRunOptions o) => o.Data is { } d
         ? new(JsonlKind, d.ToJson(), Environments.SplitMix64.Stream(o.Seed, 2))
         : Arithmetic(o.Task, Environments.SplitMix64.Stream(o.Seed, 2));
 

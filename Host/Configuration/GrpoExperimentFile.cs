@@ -14,7 +14,7 @@ using RlActors.Host.Kinds;
 namespace RlActors.Host.Configuration;
 
 /// <summary>A parsed experiment file: its name, the trainer options and the text it came from.</summary>
-public sealed record GrpoExperiment(string Name, RlvrOptions Options, int LogEvery, string SourceText)
+public sealed record GrpoExperiment(string Name, GrpoRunOptions Options, int LogEvery, string SourceText)
 {
     /// <summary>Scheduling of the actor runtime.</summary>
     public RuntimeOptions Runtime { get; init; } = new();
@@ -186,7 +186,7 @@ public static class GrpoExperimentFile
     public static GrpoExperiment Parse(string text, string origin, IReadOnlyList<string> overrides)
     {
         var read = ConfigReader.Apply(text, origin, overrides, KeyTable,
-            source => new GrpoExperiment(Path.GetFileNameWithoutExtension(origin), new RlvrOptions(), 10, source));
+            source => new GrpoExperiment(Path.GetFileNameWithoutExtension(origin), new GrpoRunOptions(), 10, source));
         var exp = read.Value with { EffectiveText = read.EffectiveText };
         var algorithm = LmAlgorithms.Find(exp.Options.Algorithm);
         if (exp.Options.AlgorithmOptions is { } set && !algorithm.OptionsType.IsInstanceOfType(set))
@@ -216,7 +216,7 @@ public static class GrpoExperimentFile
     };
 
     /// <summary>The arithmetic task's lengths come from its own format (<see cref="ArithmeticLengths"/>).</summary>
-    private static void CheckLengths(RlvrOptions o, ConfigBlame blame)
+    private static void CheckLengths(GrpoRunOptions o, ConfigBlame blame)
     {
         var t = o.Task;
         string task = $"task.max-ops = {t.MaxOps}, task.operand-digits = {t.OperandDigits}, task.operators = \"{t.Operators}\"";
@@ -229,7 +229,7 @@ public static class GrpoExperimentFile
     /// One rule for every task: the longest prompt with <c>grpo.max-new-tokens</c> after it (sampling and evaluation), and
     /// with SFT the longest training sequence (<paramref name="sft"/>, null without one), must fit <c>model.context</c>.
     /// </summary>
-    private static void CheckContext(RlvrOptions o, int prompt, string promptText, int? sft, string sftText, Func<string, Exception> error)
+    private static void CheckContext(GrpoRunOptions o, int prompt, string promptText, int? sft, string sftText, Func<string, Exception> error)
     {
         int context = o.Model.Context, maxNew = o.Grpo.MaxNewTokens;
         if (prompt + maxNew > context)

@@ -32,7 +32,7 @@ internal sealed class GrpoKind : IExperimentKind
             SafetensorsExport.Write(lm, outPath);
             return "policy";
         }
-        using var core = new ArithmeticRlvr(options);
+        using var core = new GrpoTrainer(options);
         core.LoadCheckpoint(checkpoint);
         var tensors = core.Policy.state_dict();
         foreach (var (key, tensor) in core.Algorithm.ExportTensors()) tensors[key] = tensor;

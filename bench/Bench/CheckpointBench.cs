@@ -9,7 +9,7 @@ namespace RlActors.Bench;
 /// <summary>
 /// Save and load time of a checkpoint of a ~10M-parameter policy with Adam state through the SQLite checkpoint store,
 /// the way the runtime does it. Save = snapshot on the torch thread (policy weights and Adam state to bytes, as
-/// <c>ArithmeticRlvr.SaveCheckpoint</c>) + streamed write into the store (<c>TrainingCheckpoint.WriteTo</c> into
+/// <c>GrpoTrainer.SaveCheckpoint</c>) + streamed write into the store (<c>TrainingCheckpoint.WriteTo</c> into
 /// <c>CheckpointStore.Save</c>: chunked, hashed on the way, one transaction). Load = read + SHA-256 check of the stored
 /// blob + decode (its own checksum) + load weights and Adam state into the model. Median of 5 after one warm-up.
 /// </summary>

@@ -18,7 +18,7 @@ public static class PipelineBench
 {
     public static (double Library, double Actors) Run(int steps, TextWriter log)
     {
-        var options = new RlvrOptions
+        var options = new GrpoRunOptions
         {
             Seed = 1,
             Sft = new SftOptions { Steps = 100 },
@@ -42,9 +42,9 @@ public static class PipelineBench
         return a[a.Length / 2];
     }
 
-    private static double Library(RlvrOptions options, int steps)
+    private static double Library(GrpoRunOptions options, int steps)
     {
-        using var run = new ArithmeticRlvr(options);
+        using var run = new GrpoTrainer(options);
         run.RunSft();
         var times = new List<double>();
         for (int i = 0; i < steps; i++)
@@ -56,7 +56,7 @@ public static class PipelineBench
         return Median(times.Skip(10));
     }
 
-    private static double Actors(RlvrOptions options, int steps)
+    private static double Actors(GrpoRunOptions options, int steps)
     {
         var observer = new TimingObserver();
         var settings = new GrpoSettings("bench", options, new RuntimeOptions(), [new RewardSpecDto("outcome", null, 1.0, 10)]);

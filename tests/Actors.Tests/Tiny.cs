@@ -23,7 +23,7 @@ internal static class Tiny
     public static ArithmeticGenerator Generator(TaskSpec t) => t.Generator();
 
     /// <summary>Options of a tiny run: SFT 5 steps, then <paramref name="grpoSteps"/> GRPO steps of 4 prompts x 4.</summary>
-    public static RlvrOptions Options(int grpoSteps = 3, ulong seed = 1) => new()
+    public static GrpoRunOptions Options(int grpoSteps = 3, ulong seed = 1) => new()
     {
         Seed = seed,
         Model = Model,

@@ -160,7 +160,7 @@ public class AlgorithmTests
             Assert.Throws<InvalidDataException>(() => grpo.LoadState(new Dictionary<string, byte[]>())).Message);
     }
 
-    private static RlvrOptions LoopOptions(string algorithm) => new()
+    private static GrpoRunOptions LoopOptions(string algorithm) => new()
     {
         Seed = 12,
         Model = new LmConfig { VocabSize = CharTokenizer.Default.VocabSize, DModel = 16, Layers = 1, Heads = 2, Context = 48 },
@@ -180,13 +180,13 @@ public class AlgorithmTests
         var options = LoopOptions("ppo");
         var metrics = new List<Dictionary<string, double>>();
         byte[] uninterrupted, saved;
-        using (var a = new ArithmeticRlvr(options, LengthReward))
+        using (var a = new GrpoTrainer(options, LengthReward))
         {
             a.RunSft();
             for (int i = 0; i < 4; i++) metrics.Add(a.GrpoStep());
             uninterrupted = a.Policy.SaveWeights();
         }
-        using (var b = new ArithmeticRlvr(options, LengthReward))
+        using (var b = new GrpoTrainer(options, LengthReward))
         {
             b.RunSft();
             for (int i = 0; i < 2; i++) b.GrpoStep();
@@ -197,7 +197,7 @@ public class AlgorithmTests
             checkpoint.Parts.Keys.Order(StringComparer.Ordinal));
         Assert.NotNull(checkpoint.ReferenceWeights);
 
-        using var c = new ArithmeticRlvr(options, LengthReward);
+        using var c = new GrpoTrainer(options, LengthReward);
         c.LoadCheckpoint(checkpoint);
         for (int i = 2; i < 4; i++)
         {
@@ -208,14 +208,14 @@ public class AlgorithmTests
         Assert.Equal(uninterrupted, c.Policy.SaveWeights());
 
         // The checkpoint of a PPO run does not load into a GRPO run (nor a GRPO checkpoint into PPO).
-        using var grpo = new ArithmeticRlvr(LoopOptions("grpo"), LengthReward);
+        using var grpo = new GrpoTrainer(LoopOptions("grpo"), LengthReward);
         Assert.Contains("written by algorithm 'ppo', this run uses algorithm 'grpo'",
             Assert.Throws<InvalidDataException>(() => grpo.LoadCheckpoint(checkpoint)).Message);
         grpo.RunSft();
         grpo.GrpoStep();
         var grpoCheckpoint = grpo.SaveCheckpoint();
         Assert.DoesNotContain("algorithm", grpoCheckpoint.Parts.Keys);
-        using var ppo = new ArithmeticRlvr(options, LengthReward);
+        using var ppo = new GrpoTrainer(options, LengthReward);
         Assert.Contains("written by algorithm 'grpo', this run uses algorithm 'ppo'",
             Assert.Throws<InvalidDataException>(() => ppo.LoadCheckpoint(grpoCheckpoint)).Message);
     }

@@ -8,7 +8,7 @@ namespace RlActors.Policies.Tests;
 
 public class CheckpointTests
 {
-    private static RlvrOptions Options(double klCoef) => new()
+    private static GrpoRunOptions Options(double klCoef) => new()
     {
         Seed = 11,
         Model = new LmConfig { VocabSize = CharTokenizer.Default.VocabSize, DModel = 16, Layers = 1, Heads = 2, Context = 48 },
@@ -30,7 +30,7 @@ public class CheckpointTests
         var options = Options(klCoef);
         byte[] uninterrupted;
         var losses = new List<double>();
-        using (var a = new ArithmeticRlvr(options, LengthReward))
+        using (var a = new GrpoTrainer(options, LengthReward))
         {
             a.RunSft();
             for (int i = 0; i < 6; i++) losses.Add(a.GrpoStep()[GrpoMetrics.Loss]);
@@ -38,13 +38,13 @@ public class CheckpointTests
         }
 
         byte[] saved;
-        using (var b = new ArithmeticRlvr(options, LengthReward))
+        using (var b = new GrpoTrainer(options, LengthReward))
         {
             b.RunSft();
             for (int i = 0; i < 3; i++) b.GrpoStep();
             saved = b.SaveCheckpoint().Encode();
         }
-        using var c = new ArithmeticRlvr(options, LengthReward);
+        using var c = new GrpoTrainer(options, LengthReward);
         c.LoadCheckpoint(TrainingCheckpoint.Decode(saved));
         var resumedLosses = new List<double>();
         for (int i = 0; i < 3; i++) resumedLosses.Add(c.GrpoStep()[GrpoMetrics.Loss]);

@@ -10,7 +10,7 @@ namespace RlActors.Policies.Tests;
 /// </summary>
 public class DeterminismTests
 {
-    private static RlvrOptions Options(ulong seed) => new()
+    private static GrpoRunOptions Options(ulong seed) => new()
     {
         Seed = seed,
         Model = TestModels.Tiny(dModel: 16, layers: 1, context: 40),
@@ -29,7 +29,7 @@ public class DeterminismTests
 
     private static (List<Dictionary<string, double>> Metrics, byte[] SamplerState, float[] Weights) Run(ulong seed)
     {
-        using var run = new ArithmeticRlvr(Options(seed), LengthReward);
+        using var run = new GrpoTrainer(Options(seed), LengthReward);
         run.RunSft();
         var metrics = Enumerable.Range(0, 5).Select(_ => run.GrpoStep()).ToList();
         return (metrics, run.SamplerState(), TestModels.Weights(run.Policy));

@@ -10,14 +10,14 @@ public class LearningTests
     [Fact]
     public void Sft_then_grpo_raises_held_out_accuracy_by_a_clear_margin()
     {
-        var options = new RlvrOptions
+        var options = new GrpoRunOptions
         {
             Seed = 1,
             Sft = new SftOptions { Steps = 400, BatchSize = 64, LearningRate = 3e-3 },
             GrpoSteps = 200,
             EvalProblems = 500,
         };
-        using var run = new ArithmeticRlvr(options);
+        using var run = new GrpoTrainer(options);
         run.RunSft();
         double start = run.Evaluate().Accuracy;
         for (int i = 0; i < options.GrpoSteps; i++) run.GrpoStep();
@@ -36,7 +36,7 @@ public class LearningTests
         // returns minus the critic's value): measured +8.8 points for seed 1 (+3.8 for seed 2); the default λ = 0.95,
         // whose early-token advantages lean on a critic that has seen only a few dozen batches, gave +5.4 for seed 1;
         // GRPO's 40 steps gave +8.6 and +6.4.
-        var options = new RlvrOptions
+        var options = new GrpoRunOptions
         {
             Seed = 1,
             Sft = new SftOptions { Steps = 400, BatchSize = 64, LearningRate = 3e-3 },
@@ -45,7 +45,7 @@ public class LearningTests
             Algorithm = "ppo",
             AlgorithmOptions = new PpoOptions { GaeLambda = 1.0 },
         };
-        using var run = new ArithmeticRlvr(options);
+        using var run = new GrpoTrainer(options);
         run.RunSft();
         double start = run.Evaluate().Accuracy;
         var steps = new List<Dictionary<string, double>>();

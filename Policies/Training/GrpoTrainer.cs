@@ -10,8 +10,9 @@ using static TorchSharp.torch;
 
 namespace RlActors.Policies.Training;
 
-/// <summary>Every setting of the library trainer: SFT warm-up, then RL (GRPO by default) on the arithmetic task.</summary>
-public sealed record RlvrOptions
+/// <summary>Every setting of a language-model RL run (kind grpo): SFT warm-up, then RL (GRPO by default, any LM algorithm) on
+/// the arithmetic task or a JSONL data set.</summary>
+public sealed record GrpoRunOptions
 {
     /// <summary>Master seed: model init, data order and sampling generators derive from it.</summary>
     public ulong Seed { get; init; } = 1;
@@ -65,10 +66,10 @@ public sealed record RlvrOptions
 
 /// <summary>
 /// The bare RLVR baseline as one readable loop, no actors: SFT warm-up, then RL steps in which the policy
-/// samples G completions per prompt, the outcome verifier scores them, and the algorithm (<see cref="RlvrOptions.Algorithm"/>,
+/// samples G completions per prompt, the outcome verifier scores them, and the algorithm (<see cref="GrpoRunOptions.Algorithm"/>,
 /// GRPO by default) takes an update. Every random draw comes from generators this object owns.
 /// </summary>
-public sealed class ArithmeticRlvr : IDisposable
+public sealed class GrpoTrainer : IDisposable
 {
     /// <summary>Reward of one completion; the default is the outcome verifier (1 for a right answer, else 0).</summary>
     public delegate double RewardFunction(ArithmeticProblem problem, ParsedResponse response);
@@ -88,7 +89,7 @@ public sealed class ArithmeticRlvr : IDisposable
     /// <summary>When set, scores each step's groups instead of the per-completion reward function.</summary>
     public GroupScorer? Scorer { get; set; }
 
-    private readonly RlvrOptions o;
+    private readonly GrpoRunOptions o;
     private readonly ArithmeticDataset sftData;
     private readonly ArithmeticDataset rlData;
     // A data-set task: its training rows in two epoch-wise shuffled orders (SFT and RL), the next draw of each.
@@ -110,7 +111,7 @@ public sealed class ArithmeticRlvr : IDisposable
     public int GrpoStepsDone { get; private set; }
 
     /// <summary>Builds a fresh model and data streams from <paramref name="options"/>.</summary>
-    public ArithmeticRlvr(RlvrOptions options, RewardFunction? reward = null)
+    public GrpoTrainer(GrpoRunOptions options, RewardFunction? reward = null)
     {
         options.Validate();
         o = options;
