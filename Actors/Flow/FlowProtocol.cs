@@ -46,8 +46,9 @@ public static class FlowProtocol
     public sealed record ExploredGroups(string Experiment, long Step, int Task, long PolicyVersion, string ExplorerId,
         FlowRolloutGroup[] Groups, double Seconds) : IRlMessage;
 
-    /// <summary>Policy weights of one version and the model's shape.</summary>
-    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes) : IRlMessage;
+    /// <summary>Policy weights of one version and the model's shape. <paramref name="Remote"/>: set (and <paramref name="Bytes"/>
+    /// empty) when the bytes wait on the sender's weight server (see <see cref="Protocol.WeightsProtocol.PolicyWeights"/>).</summary>
+    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes, Runtime.Weights.WeightsRef? Remote = null) : IRlMessage;
 
     /// <summary>Ask for the reward model whose weights have this SHA-256 (hex).</summary>
     public sealed record GetRewardModel(string Sha256) : IRlMessage;

@@ -94,8 +94,11 @@ public static class WeightsProtocol
     /// <summary>Ask for the weights of one version.</summary>
     public sealed record GetWeights(long Version) : IRlMessage;
 
-    /// <summary>Weights of one version (TorchSharp's format) and the model's shape.</summary>
-    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes) : IRlMessage;
+    /// <summary>Weights of one version (TorchSharp's format) and the model's shape. <paramref name="Remote"/>: set (and
+    /// <paramref name="Bytes"/> empty) when the bytes were too large for a remote message and wait on the sender's weight
+    /// server; fetch them with <see cref="Runtime.Weights.WeightDistribution.FetchAsync"/>.</summary>
+    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes,
+        Runtime.Weights.WeightsRef? Remote = null) : IRlMessage;
 
     /// <summary>The requested version is no longer (or not yet) available.</summary>
     public sealed record WeightsUnavailable(long Requested, long Current) : IRlMessage;

@@ -60,7 +60,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             case GetWeights m: w.Write(m.Version); break;
             case PolicyWeights m:
                 w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
-                w.Write(m.MlpRatio); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
+                w.Write(m.MlpRatio); WriteWeightBytes(w, m.Version, m.Bytes, m.Remote); break;
             case WeightsUnavailable m: w.Write(m.Requested); w.Write(m.Current); break;
             case ScoreSlot m:
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
@@ -108,12 +108,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 foreach (var g in m.Groups) WriteFlowGroup(w, g);
                 w.Write(m.Seconds); break;
             case FlowWeights m:
-                w.Write(m.Version); WriteFlowModel(w, m.Model); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
+                w.Write(m.Version); WriteFlowModel(w, m.Model); WriteWeightBytes(w, m.Version, m.Bytes, m.Remote); break;
             case GetRewardModel m: w.Write(m.Sha256); break;
             case RewardModel m: w.Write(m.Sha256); w.Write(m.Bytes.Length); w.Write(m.Bytes); break;
             default: throw new ArgumentException($"cannot serialize {obj.GetType()}");
         }
         w.Flush();
+        CheckFrame(obj, ms.Length);
         return ms.ToArray();
     }
 
@@ -131,7 +132,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "sp.done" => new NoMoreWork(r.ReadString()),
             "sp.cannot" => new CannotSample(r.ReadString(), r.ReadString()),
             "w.get" => new GetWeights(r.ReadInt64()),
-            "w.weights" => new PolicyWeights(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBytes(r.ReadInt32())),
+            "w.weights" => ReadPolicyWeights(r),
             "w.unavailable" => new WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
             "r.score" => ReadScoreSlot(r),
             "r.scored" => ReadSlotScored(r),
@@ -141,11 +142,64 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "fx.request" => new RequestExploration(r.ReadString()),
             "fx.task" => ReadExploreTask(r),
             "fx.groups" => ReadExploredGroups(r),
-            "fx.weights" => new FlowWeights(r.ReadInt64(), ReadFlowModel(r), r.ReadBytes(r.ReadInt32())),
+            "fx.weights" => ReadFlowWeights(r),
             "fx.reward-get" => new GetRewardModel(r.ReadString()),
             "fx.reward-model" => new RewardModel(r.ReadString(), r.ReadBytes(r.ReadInt32())),
             _ => throw new SerializationException($"unknown manifest '{manifest}'"),
         };
+    }
+
+    // ---- Weights by reference and the frame check (issue 14) ----
+
+    /// <summary>Room left in a frame for Akka's envelope (recipient and sender paths, serializer id, manifest).</summary>
+    public const int EnvelopeAllowance = 8 * 1024;
+
+    private long? maximumFrameSize;
+
+    /// <summary>Largest remote frame, from <c>akka.remote.dot-netty.tcp.maximum-frame-size</c>.</summary>
+    public long MaximumFrameSize => maximumFrameSize ??=
+        system.Settings.Config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size", 128_000) ?? 128_000;
+
+    /// <summary>Akka drops a remote message larger than the frame size with only a log line: refuse it here instead, naming
+    /// the message type and its size (the exception reaches the log of the sending node as a serialization failure).</summary>
+    private void CheckFrame(object message, long size)
+    {
+        long limit = MaximumFrameSize - EnvelopeAllowance;
+        if (size > limit) throw new OversizedMessageException(message.GetType(), size, MaximumFrameSize);
+    }
+
+    /// <summary>Weight bytes inline (length, bytes), or, when larger than the offload threshold (or already by reference),
+    /// length -1 and a <see cref="Runtime.Weights.WeightsRef"/> to this node's weight server.</summary>
+    private void WriteWeightBytes(BinaryWriter w, long version, byte[] bytes, Runtime.Weights.WeightsRef? remote)
+    {
+        if (remote is null)
+        {
+            var distribution = Runtime.Weights.WeightDistribution.Get(system);
+            if (!distribution.ShouldOffload(bytes.LongLength)) { w.Write(bytes.Length); w.Write(bytes); return; }
+            remote = distribution.Offload(version, bytes);
+        }
+        w.Write(-1); w.Write(remote.Version); w.Write(remote.Size); w.Write(remote.Sha256); w.Write(remote.Endpoint);
+    }
+
+    private static (byte[] Bytes, Runtime.Weights.WeightsRef? Remote) ReadWeightBytes(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n >= 0) return (r.ReadBytes(n), null);
+        return ([], new Runtime.Weights.WeightsRef(r.ReadInt64(), r.ReadInt64(), r.ReadString(), r.ReadString()));
+    }
+
+    private static PolicyWeights ReadPolicyWeights(BinaryReader r)
+    {
+        long v = r.ReadInt64(); int vocab = r.ReadInt32(), d = r.ReadInt32(), layers = r.ReadInt32(), heads = r.ReadInt32(), context = r.ReadInt32(), mlp = r.ReadInt32();
+        var (bytes, remote) = ReadWeightBytes(r);
+        return new PolicyWeights(v, vocab, d, layers, heads, context, mlp, bytes, remote);
+    }
+
+    private static FlowWeights ReadFlowWeights(BinaryReader r)
+    {
+        long v = r.ReadInt64(); var model = ReadFlowModel(r);
+        var (bytes, remote) = ReadWeightBytes(r);
+        return new FlowWeights(v, model, bytes, remote);
     }
 
     private static ScoreSlot ReadScoreSlot(BinaryReader r)
@@ -276,4 +330,15 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private static float[] ReadFloats(BinaryReader r) { var xs = new float[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
     private static void WriteLongs(BinaryWriter w, long[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
     private static long[] ReadLongs(BinaryReader r) { var xs = new long[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+}
+
+/// <summary>A protocol message too large for one remote frame: it names the message type, its size and the limit.</summary>
+public sealed class OversizedMessageException(Type type, long size, long frame) : SerializationException(
+    $"{type.FullName?.Replace('+', '.')} is {size:N0} bytes serialized, more than one remote frame carries " +
+    $"(akka.remote.dot-netty.tcp.maximum-frame-size = {frame:N0} bytes, less {ProtocolSerializer.EnvelopeAllowance:N0} for the envelope); it was not sent")
+{
+    /// <summary>The message's type.</summary>
+    public Type MessageType { get; } = type;
+    /// <summary>Its serialized size in bytes.</summary>
+    public long Size { get; } = size;
 }

@@ -10,7 +10,7 @@ namespace RlActors.Actors.Runtime.Weights;
 /// <summary>How a <see cref="WeightServer"/> listens and what it keeps.</summary>
 public sealed record WeightServerOptions
 {
-    /// <summary>Address to bind (an IP address or <c>localhost</c>); <c>0.0.0.0</c> listens on every interface.</summary>
+    /// <summary>Address to bind (an IP address or a host name); <c>0.0.0.0</c> listens on every interface.</summary>
     public string Hostname { get; init; } = "127.0.0.1";
     /// <summary>TCP port; 0 picks a free one.</summary>
     public int Port { get; init; }
@@ -62,7 +62,8 @@ public sealed class WeightServer : IDisposable
         key = WeightWire.Key(options.Secret);
         var ip = options.Hostname is "localhost" ? IPAddress.Loopback
             : IPAddress.TryParse(options.Hostname, out var parsed) ? parsed
-            : throw new ArgumentException($"weight server: hostname '{options.Hostname}' is not an IP address (or localhost)");
+            : Dns.GetHostAddresses(options.Hostname).OrderBy(a => a.AddressFamily != AddressFamily.InterNetwork).FirstOrDefault()
+              ?? throw new ArgumentException($"weight server: hostname '{options.Hostname}' does not resolve");
         listener = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -107,6 +108,9 @@ public sealed class WeightServer : IDisposable
             sha = WeightWire.Hex(SHA256.HashData(f));
         return Add(new FileBlob(version, sha, Path.GetFullPath(path), new FileInfo(path).Length));
     }
+
+    /// <summary>True while the blob with this SHA-256 is served.</summary>
+    public bool Serves(string sha256) => blobs.ContainsKey(sha256.ToLowerInvariant());
 
     /// <summary>Stops serving the blob with this SHA-256 (transfers under way complete). False when it was not served.</summary>
     public bool Withdraw(string sha256) => blobs.TryRemove(sha256.ToLowerInvariant(), out _);
