@@ -13,7 +13,7 @@ internal sealed class CapoCodec : IPayloadCodec
         [typeof(CritiqueWork)] = "c.work", [typeof(CritiqueDone)] = "c.done",
     };
 
-    public void Write(BinaryWriter w, object message)
+    public void Write(BinaryWriter w, object message, Akka.Actor.ExtendedActorSystem system)
     {
         switch (message)
         {

@@ -79,6 +79,7 @@ public sealed class StepCoordinator : CoordinatorActor, IWithTimers
             else Sender.Tell(new WeightsUnavailable(g.Version, version));
         });
         Receive<IUnitResult>(OnResult);
+        Receive<WorkDropped>(OnDropped);
         Receive<IFollowUpResult>(OnFollowUpResult);
         Receive<IWorkRefused>(f => { if (f.Experiment == plan.Experiment) Fail(f.Failure); });
         Receive<Trained>(OnTrained);
@@ -224,6 +225,16 @@ public sealed class StepCoordinator : CoordinatorActor, IWithTimers
         unit.FollowUp = plan.FollowUpOf(step.Step, r);
         if (unit.FollowUp is not null) SendFollowUp(unit);
         else TryTrain();
+    }
+
+    private void OnDropped(WorkDropped d)
+    {
+        if (d.Experiment != plan.Experiment || !steps.TryGetValue(d.Step, out var step) || d.Unit < 0 || d.Unit >= step.Units.Count) return;
+        var unit = step.Units[d.Unit];
+        if (unit.Result is not null || !Equals(unit.Worker, Sender)) return;
+        log.Warning("step {0} unit {1}: {2} gave it back ({3}); handing it out again", d.Step, d.Unit, d.WorkerId, d.Reason);
+        unit.Worker = null;
+        Dispatch();
     }
 
     private void SendFollowUp(UnitWork unit)

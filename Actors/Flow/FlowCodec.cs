@@ -15,7 +15,7 @@ internal sealed class FlowCodec : IPayloadCodec
         [typeof(GetRewardModel)] = "fx.reward-get", [typeof(RewardModel)] = "fx.reward-model",
     };
 
-    public void Write(BinaryWriter w, object message)
+    public void Write(BinaryWriter w, object message, Akka.Actor.ExtendedActorSystem system)
     {
         switch (message)
         {
@@ -30,7 +30,7 @@ internal sealed class FlowCodec : IPayloadCodec
                 w.Write(m.Groups.Length);
                 foreach (var g in m.Groups) WriteGroup(w, g);
                 w.Write(m.Seconds); break;
-            case FlowWeights m: w.Write(m.Version); WriteModel(w, m.Model); w.WriteBytes(m.Bytes); break;
+            case FlowWeights m: w.Write(m.Version); WriteModel(w, m.Model); w.WriteWeightBytes(system, m.Version, m.Bytes, m.Remote); break;
             case GetRewardModel m: w.Write(m.Sha256); break;
             case RewardModel m: w.Write(m.Sha256); w.WriteBytes(m.Bytes); break;
         }
@@ -40,10 +40,17 @@ internal sealed class FlowCodec : IPayloadCodec
     {
         "fx.task" => ReadExploreTask(r),
         "fx.groups" => ReadExploredGroups(r),
-        "fx.weights" => new FlowWeights(r.ReadInt64(), ReadModel(r), r.ReadBytesBlock()),
+        "fx.weights" => ReadFlowWeights(r),
         "fx.reward-get" => new GetRewardModel(r.ReadString()),
         _ => new RewardModel(r.ReadString(), r.ReadBytesBlock()),
     };
+
+    private static FlowWeights ReadFlowWeights(BinaryReader r)
+    {
+        long v = r.ReadInt64(); var model = ReadModel(r);
+        var (bytes, remote) = r.ReadWeightBytes();
+        return new FlowWeights(v, model, bytes, remote);
+    }
 
     private static ExploreTask ReadExploreTask(BinaryReader r)
     {

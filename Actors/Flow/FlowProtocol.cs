@@ -29,7 +29,10 @@ public static class FlowProtocol
     /// <param name="TaskJson">The task (<see cref="FlowTaskOptions.ToJson"/>): the explorer builds the reward from it.</param>
     /// <param name="RewardModelSha256">SHA-256 of the reward model's weights the task needs (Fashion-MNIST), or "" (2-D tasks).</param>
     public sealed record ExploreTask(string Experiment, long Step, int Task, long PolicyVersion, FlowGroupSpec[] Groups,
-        FlowSamplingOptions Sampling, string TaskJson, string RewardModelSha256) : IRlMessage;
+        FlowSamplingOptions Sampling, string TaskJson, string RewardModelSha256) : IWorkUnit
+    {
+        int IWorkUnit.Unit => Task;
+    }
 
     /// <summary>The scored groups of one task, in the task's order.</summary>
     /// <param name="Experiment">Experiment name.</param>
@@ -47,8 +50,13 @@ public static class FlowProtocol
         int IUnitResult.Items => Groups.Length;
     }
 
-    /// <summary>Policy weights of one version and the model's shape.</summary>
-    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes) : IVersionedWeights;
+    /// <summary>Policy weights of one version and the model's shape. <paramref name="Remote"/>: set (and <paramref name="Bytes"/>
+    /// empty) when the bytes wait on the sender's weight server (see <see cref="Protocol.WeightsProtocol.PolicyWeights"/>).</summary>
+    public sealed record FlowWeights(long Version, FlowModelSpec Model, byte[] Bytes, Runtime.Weights.WeightsRef? Remote = null) : IVersionedWeights
+    {
+        /// <inheritdoc />
+        public IVersionedWeights WithBytes(byte[] bytes) => this with { Bytes = bytes, Remote = null };
+    }
 
     /// <summary>Ask for the reward model whose weights have this SHA-256 (hex).</summary>
     public sealed record GetRewardModel(string Sha256) : IRlMessage;

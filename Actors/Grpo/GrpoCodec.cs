@@ -18,7 +18,7 @@ internal sealed class GrpoCodec : IPayloadCodec
         [typeof(ScoringFailed)] = "lm.score-failed",
     };
 
-    public void Write(BinaryWriter w, object message)
+    public void Write(BinaryWriter w, object message, Akka.Actor.ExtendedActorSystem system)
     {
         switch (message)
         {
@@ -31,7 +31,7 @@ internal sealed class GrpoCodec : IPayloadCodec
             case CannotSample m: w.Write(m.Experiment); w.Write(m.Reason); break;
             case PolicyWeights m:
                 w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
-                w.Write(m.MlpRatio); w.WriteBytes(m.Bytes); break;
+                w.Write(m.MlpRatio); w.WriteWeightBytes(system, m.Version, m.Bytes, m.Remote); break;
             case ScoreSlot m:
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
                 w.Write(m.Rewards.Length);
@@ -66,11 +66,18 @@ internal sealed class GrpoCodec : IPayloadCodec
         "lm.task" => new SampleTask(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadLongs(), ReadTask(r), ReadSampling(r), r.ReadUInt64()),
         "lm.rollouts" => new SlotRollouts(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64(), r.ReadString(), ReadGroups(r), r.ReadInt64(), r.ReadDouble()),
         "lm.cannot" => new CannotSample(r.ReadString(), r.ReadString()),
-        "lm.weights" => new PolicyWeights(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBytesBlock()),
+        "lm.weights" => ReadPolicyWeights(r),
         "lm.score" => ReadScoreSlot(r),
         "lm.scored" => ReadSlotScored(r),
         _ => new ScoringFailed(r.ReadString(), r.ReadString()),
     };
+
+    private static PolicyWeights ReadPolicyWeights(BinaryReader r)
+    {
+        long v = r.ReadInt64(); int vocab = r.ReadInt32(), d = r.ReadInt32(), layers = r.ReadInt32(), heads = r.ReadInt32(), context = r.ReadInt32(), mlp = r.ReadInt32();
+        var (bytes, remote) = r.ReadWeightBytes();
+        return new PolicyWeights(v, vocab, d, layers, heads, context, mlp, bytes, remote);
+    }
 
     private static ScoreSlot ReadScoreSlot(BinaryReader r)
     {

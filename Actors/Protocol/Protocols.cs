@@ -85,6 +85,10 @@ public static class WorkerProtocol
 
     /// <summary>The requested version is no longer (or not yet) available.</summary>
     public sealed record WeightsUnavailable(long Requested, long Current) : IRlMessage;
+
+    /// <summary>A worker gives a unit back without doing it (its weights could not be had): the experiment hands it out again
+    /// at once instead of waiting for the unit timeout.</summary>
+    public sealed record WorkDropped(string Experiment, long Step, int Unit, string WorkerId, string Reason) : IRlMessage;
 }
 
 /// <summary>Samplers ↔ a language-model experiment: the units of work and their results.</summary>
@@ -94,7 +98,10 @@ public static class SamplerProtocol
     /// train rows, <see cref="Environments.Tasks.TaskRuntime.RowOfDraw"/>) with policy version <paramref name="PolicyVersion"/>,
     /// drawing from a generator seeded with <paramref name="SampleSeed"/> (so a slot's rollouts depend only on (step, slot)).</summary>
     public sealed record SampleTask(string Experiment, long Step, int Slot, long PolicyVersion, long[] ProblemIndices,
-        TaskSpec Task, SamplingSpec Sampling, ulong SampleSeed) : IRlMessage;
+        TaskSpec Task, SamplingSpec Sampling, ulong SampleSeed) : IWorkUnit
+    {
+        int IWorkUnit.Unit => Slot;
+    }
 
     /// <summary>The rollouts of one slot.</summary>
     public sealed record SlotRollouts(string Experiment, long Step, int Slot, long PolicyVersion, string SamplerId,
@@ -116,8 +123,15 @@ public static class SamplerProtocol
 /// <summary>Policy weights of the language-model policy by version. Samplers fetch the version a slot names when they do not have it.</summary>
 public static class WeightsProtocol
 {
-    /// <summary>Weights of one version (TorchSharp's format) and the model's shape.</summary>
-    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes) : IVersionedWeights;
+    /// <summary>Weights of one version (TorchSharp's format) and the model's shape. <paramref name="Remote"/>: set (and
+    /// <paramref name="Bytes"/> empty) when the bytes were too large for a remote message and wait on the sender's weight
+    /// server; the pull-worker fetches them (<see cref="Runtime.Weights.WeightDistribution.FetchAsync"/>) before its handler sees them.</summary>
+    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes,
+        Runtime.Weights.WeightsRef? Remote = null) : IVersionedWeights
+    {
+        /// <inheritdoc />
+        public IVersionedWeights WithBytes(byte[] bytes) => this with { Bytes = bytes, Remote = null };
+    }
 }
 
 /// <summary>A plug-in or built-in reward as named in an experiment file.</summary>

@@ -1,5 +1,18 @@
 namespace RlActors.Actors.Protocol;
 
+/// <summary>A unit of work as a worker receives it.</summary>
+public interface IWorkUnit : IRlMessage
+{
+    /// <summary>Experiment name.</summary>
+    string Experiment { get; }
+    /// <summary>The step.</summary>
+    long Step { get; }
+    /// <summary>The unit's index in the step.</summary>
+    int Unit { get; }
+    /// <summary>The policy version to work with.</summary>
+    long PolicyVersion { get; }
+}
+
 /// <summary>A worker's result for one work unit.</summary>
 public interface IUnitResult : IRlMessage
 {
@@ -42,4 +55,8 @@ public interface IVersionedWeights : IRlMessage
 {
     /// <summary>The version: the number of steps trained.</summary>
     long Version { get; }
+    /// <summary>Where the bytes wait when they were too large for one remote message (the message then carries none), or null.</summary>
+    Runtime.Weights.WeightsRef? Remote { get; }
+    /// <summary>The same weights with their bytes in hand.</summary>
+    IVersionedWeights WithBytes(byte[] bytes);
 }

@@ -15,8 +15,9 @@ public interface IPayloadCodec
     string Prefix { get; }
     /// <summary>Message type → manifest (each starting with <see cref="Prefix"/> and a dot).</summary>
     IReadOnlyDictionary<Type, string> Manifests { get; }
-    /// <summary>Writes the fields of <paramref name="message"/>.</summary>
-    void Write(BinaryWriter w, object message);
+    /// <summary>Writes the fields of <paramref name="message"/>; <paramref name="system"/> is the sending node's (weights too
+    /// large for a frame are published on its weight server, <see cref="Wire.WriteWeightBytes"/>).</summary>
+    void Write(BinaryWriter w, object message, ExtendedActorSystem system);
     /// <summary>Reads the message of <paramref name="manifest"/>.</summary>
     object Read(BinaryReader r, string manifest);
 }
@@ -60,9 +61,27 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms);
         w.Write(FormatVersion);
-        entry.Codec.Write(w, obj);
+        entry.Codec.Write(w, obj, system);
         w.Flush();
+        CheckFrame(obj, ms.Length);
         return ms.ToArray();
+    }
+
+    /// <summary>Room left in a frame for Akka's envelope (recipient and sender paths, serializer id, manifest).</summary>
+    public const int EnvelopeAllowance = 8 * 1024;
+
+    private long? maximumFrameSize;
+
+    /// <summary>Largest remote frame, from <c>akka.remote.dot-netty.tcp.maximum-frame-size</c>.</summary>
+    public long MaximumFrameSize => maximumFrameSize ??=
+        system.Settings.Config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size", 128_000) ?? 128_000;
+
+    /// <summary>Akka drops a remote message larger than the frame size with only a log line: refuse it here instead, naming
+    /// the message type and its size (the exception reaches the log of the sending node as a serialization failure).</summary>
+    private void CheckFrame(object message, long size)
+    {
+        long limit = MaximumFrameSize - EnvelopeAllowance;
+        if (size > limit) throw new OversizedMessageException(message.GetType(), size, MaximumFrameSize);
     }
 
     /// <inheritdoc />
@@ -87,9 +106,10 @@ internal sealed class WorkerCodec : IPayloadCodec
     {
         [typeof(WorkerProtocol.RequestWork)] = "wk.request", [typeof(WorkerProtocol.NoMoreWork)] = "wk.done",
         [typeof(WorkerProtocol.GetWeights)] = "wk.weights-get", [typeof(WorkerProtocol.WeightsUnavailable)] = "wk.weights-unavailable",
+        [typeof(WorkerProtocol.WorkDropped)] = "wk.dropped",
     };
 
-    public void Write(BinaryWriter w, object message)
+    public void Write(BinaryWriter w, object message, ExtendedActorSystem system)
     {
         switch (message)
         {
@@ -97,6 +117,7 @@ internal sealed class WorkerCodec : IPayloadCodec
             case WorkerProtocol.NoMoreWork m: w.Write(m.Experiment); break;
             case WorkerProtocol.GetWeights m: w.Write(m.Version); break;
             case WorkerProtocol.WeightsUnavailable m: w.Write(m.Requested); w.Write(m.Current); break;
+            case WorkerProtocol.WorkDropped m: w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Unit); w.Write(m.WorkerId); w.Write(m.Reason); break;
         }
     }
 
@@ -105,7 +126,8 @@ internal sealed class WorkerCodec : IPayloadCodec
         "wk.request" => new WorkerProtocol.RequestWork(r.ReadString(), r.ReadString()),
         "wk.done" => new WorkerProtocol.NoMoreWork(r.ReadString()),
         "wk.weights-get" => new WorkerProtocol.GetWeights(r.ReadInt64()),
-        _ => new WorkerProtocol.WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
+        "wk.weights-unavailable" => new WorkerProtocol.WeightsUnavailable(r.ReadInt64(), r.ReadInt64()),
+        _ => new WorkerProtocol.WorkDropped(r.ReadString(), r.ReadInt64(), r.ReadInt32(), r.ReadString(), r.ReadString()),
     };
 }
 
@@ -128,8 +150,40 @@ public static class Wire
     public static void WriteLongs(this BinaryWriter w, long[] xs) { w.Write(xs.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); }
     /// <summary>Reads what <see cref="WriteLongs"/> wrote.</summary>
     public static long[] ReadLongs(this BinaryReader r) { var xs = new long[r.ReadInt32()]; r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xs.AsSpan())); return xs; }
+    /// <summary>Weight bytes inline (length, bytes), or, when larger than the offload threshold (or already by reference),
+    /// length -1 and a <see cref="Runtime.Weights.WeightsRef"/> to this node's weight server.</summary>
+    public static void WriteWeightBytes(this BinaryWriter w, ExtendedActorSystem system, long version, byte[] bytes, Runtime.Weights.WeightsRef? remote)
+    {
+        if (remote is null)
+        {
+            var distribution = Runtime.Weights.WeightDistribution.Get(system);
+            if (!distribution.ShouldOffload(bytes.LongLength)) { w.Write(bytes.Length); w.Write(bytes); return; }
+            remote = distribution.Offload(version, bytes);
+        }
+        w.Write(-1); w.Write(remote.Version); w.Write(remote.Size); w.Write(remote.Sha256); w.Write(remote.Endpoint);
+    }
+
+    /// <summary>Reads what <see cref="WriteWeightBytes"/> wrote: the bytes, or none and where they wait.</summary>
+    public static (byte[] Bytes, Runtime.Weights.WeightsRef? Remote) ReadWeightBytes(this BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n >= 0) return (r.ReadBytes(n), null);
+        return ([], new Runtime.Weights.WeightsRef(r.ReadInt64(), r.ReadInt64(), r.ReadString(), r.ReadString()));
+    }
+
     /// <summary>Writes a length and the bytes.</summary>
     public static void WriteBytes(this BinaryWriter w, byte[] xs) { w.Write(xs.Length); w.Write(xs); }
     /// <summary>Reads what <see cref="WriteBytes"/> wrote.</summary>
     public static byte[] ReadBytesBlock(this BinaryReader r) => r.ReadBytes(r.ReadInt32());
+}
+
+/// <summary>A protocol message too large for one remote frame: it names the message type, its size and the limit.</summary>
+public sealed class OversizedMessageException(Type type, long size, long frame) : SerializationException(
+    $"{type.FullName?.Replace('+', '.')} is {size:N0} bytes serialized, more than one remote frame carries " +
+    $"(akka.remote.dot-netty.tcp.maximum-frame-size = {frame:N0} bytes, less {ProtocolSerializer.EnvelopeAllowance:N0} for the envelope); it was not sent")
+{
+    /// <summary>The message's type.</summary>
+    public Type MessageType { get; } = type;
+    /// <summary>Its serialized size in bytes.</summary>
+    public long Size { get; } = size;
 }

@@ -59,6 +59,8 @@ public sealed class PullWorkerActor : ReceiveActor, IWithTimers, IWithStash
 
     private sealed record AskAgain;
     private sealed record Done(object Result, IActorRef ReplyTo);
+    private sealed record Fetched(IVersionedWeights Weights);
+    private sealed record FetchFailed(long Version, string Reason);
 
     /// <summary>A worker; see <see cref="Props"/>.</summary>
     public PullWorkerActor(string workerId, IWorkHandler handler)
@@ -98,20 +100,34 @@ public sealed class PullWorkerActor : ReceiveActor, IWithTimers, IWithStash
     /// <summary>Fetches what the unit needs, then works.</summary>
     private void Preparing()
     {
-        Receive<WeightsUnavailable>(u =>
+        Receive<WeightsUnavailable>(u => Drop($"weights v{u.Requested} unavailable (current v{u.Current})"));
+        // Weights too large for one remote message wait on the sender's weight server: fetch them (SHA-256 checked, retried,
+        // a stall fails in seconds) before the handler sees them.
+        Receive<IVersionedWeights>(w => w.Remote is not null, w =>
         {
-            log.Info("weights v{0} unavailable (current v{1}); dropping the unit and asking again", u.Requested, u.Current);
-            unit = null;
-            Become(Idle);
-            Stash.UnstashAll();
-            AskForWork();
+            var remote = w.Remote!;
+            Runtime.Weights.WeightDistribution.Get(Context.System).FetchAsync(remote, cts.Token)
+                .PipeTo(Self, success: bytes => new Fetched(w.WithBytes(bytes)), failure: e => new FetchFailed(remote.Version, e.Message));
         });
+        Receive<Fetched>(f => { if (handler.Supply(f.Weights)) Proceed(); });
+        Receive<FetchFailed>(f => Drop($"weights v{f.Version} could not be fetched: {f.Reason}"));
         Receive<AskAgain>(_ => { });
         ReceiveAny(m =>
         {
             if (handler.Supply(m)) Proceed();
             else Stash.Stash();
         });
+    }
+
+    /// <summary>Gives the unit back (the experiment hands it out again at once, to any worker) and asks for work.</summary>
+    private void Drop(string why)
+    {
+        log.Warning("{0}; giving the unit back and asking again", why);
+        if (unit is IWorkUnit u) replyTo!.Tell(new WorkDropped(u.Experiment, u.Step, u.Unit, id, why));
+        unit = null;
+        Become(Idle);
+        Stash.UnstashAll();
+        AskForWork();
     }
 
     private void Proceed()

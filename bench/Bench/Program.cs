@@ -7,6 +7,9 @@ using RlActors.Policies.Lm;
 using TorchSharp;
 using static TorchSharp.torch;
 
+// Worker process of the weight-distribution benchmark (issue 14): before anything loads torch.
+if (args.Length > 0 && args[0] == "--weights-client") { Environment.ExitCode = RlActors.Bench.WeightsBench.Child(args); return; }
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine("""
@@ -17,6 +20,7 @@ if (args.Contains("--help") || args.Contains("-h"))
           --checkpoint-only   only the checkpoint save/load of a ~10M-parameter policy + Adam through the SQLite store
           --resume-only       only the time from 'rlactors resume' to the first new step (main job, real processes)
           --pipeline-only     only the actor pipeline against the library loop
+          --weights-only      only weight distribution: 100 MB to 2 worker processes against a raw loopback TCP copy
           --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
                               a run of one section replaces only that section's rows
         """);
@@ -24,7 +28,8 @@ if (args.Contains("--help") || args.Contains("-h"))
 }
 bool quick = args.Contains("--quick");
 bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
-bool only = checkpointOnly || resumeOnly || pipelineOnly;
+bool weightsOnly = args.Contains("--weights-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly;
 bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
@@ -151,6 +156,18 @@ if (RunSection(pipelineOnly))
     Report("GRPO step, library loop (d64 L2, 16x8)", $"{lib * 1e3:F0} ms", "median of steps 11+, two runs averaged");
     Report("GRPO step, actor pipeline (same config)", $"{act * 1e3:F0} ms", "one node, all roles, sync");
     Report("actor / library step time", $"{act / lib:F3}x", "target <= 1.05x");
+}
+
+// 7. Weight distribution to worker processes against a raw loopback TCP copy (same run).
+if (RunSection(weightsOnly))
+{
+    Console.WriteLine("weight distribution, 100 MB to 2 worker processes on loopback:");
+    var w = RlActors.Bench.WeightsBench.Run(Console.Out, 100, quick ? 3 : 5);
+    double total = w.Megabytes * w.Workers;
+    Report($"weights {w.Megabytes} MB to {w.Workers} worker processes (side channel, sha256 checked)", $"{w.Weights:F3} s",
+        $"{total / w.Weights:F0} MB/s in all; target <= 1 s; median of {w.Rounds}");
+    Report($"raw loopback TCP copy, same bytes, same processes", $"{w.Raw:F3} s", $"{total / w.Raw:F0} MB/s in all (the machine's limit)");
+    Report("weights / raw TCP throughput", $"{w.Raw / w.Weights:P0}", "target >= 50%");
 }
 
 if (writePath is not null)

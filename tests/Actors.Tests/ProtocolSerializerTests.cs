@@ -30,6 +30,7 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         ["lm.task"] = new SampleTask("exp-α", 12, 3, 11, [0, 5, long.MaxValue], Task, new SamplingSpec(8, 0.7, 5, 48), ulong.MaxValue - 1),
         ["lm.rollouts"] = new SlotRollouts("exp", 12, 3, 11, "host:1/sampler-0", [Group("exp/12/3/0", 0, 3), Group("exp/12/3/5", 5, 3)], 1234, 0.25),
         ["wk.done"] = new NoMoreWork("exp"),
+        ["wk.dropped"] = new WorkDropped("exp", 12, 3, "host:1/sampler-0", "weights v11 could not be fetched: stalled 5 s"),
         ["lm.cannot"] = new CannotSample("exp", "sampler host:1/sampler-0: data/train.jsonl: no such file"),
         ["wk.weights-get"] = new GetWeights(42),
         ["lm.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),

@@ -113,7 +113,7 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
     }
 
     [Fact]
-    public void A_task_whose_weights_are_unavailable_is_dropped_and_the_sampler_takes_the_next_one()
+    public void A_task_whose_weights_are_unavailable_is_given_back_and_the_sampler_takes_the_next_one()
     {
         using var model = new TransformerLm(Tiny.Model, 13);
         var experiment = CreateTestProbe();
@@ -122,6 +122,10 @@ public sealed class SamplerTests(ITestOutputHelper output) : ClusterTestKit(outp
         experiment.Send(sampler, Task(step: 2, slot: 0, version: 1, seed: 1, 0));
         Assert.Equal(1, experiment.ExpectMsg<GetWeights>(Wait).Version);
         experiment.Reply(new WeightsUnavailable(1, 5));
+        // The unit goes back to the experiment at once (it is handed out again, not left until the slot timeout).
+        var dropped = experiment.ExpectMsg<WorkDropped>(Wait);
+        Assert.Equal((2L, 0, "test/sampler-0"), (dropped.Step, dropped.Unit, dropped.WorkerId));
+        Assert.Contains("unavailable", dropped.Reason);
         experiment.Send(sampler, Task(step: 6, slot: 0, version: 5, seed: 1, 0));
         Assert.Equal(5, experiment.ExpectMsg<GetWeights>(Wait).Version);
         experiment.Reply(Tiny.Weights(5, model));
