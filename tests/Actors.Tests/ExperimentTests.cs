@@ -127,6 +127,25 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
     }
 
     [Fact]
+    public void A_unit_given_back_by_its_worker_is_handed_out_again_at_once_not_after_the_slot_timeout()
+    {
+        JoinSelfAndAwaitUp();
+        var events = CreateTestProbe();
+        var worker = CreateTestProbe();
+        // The worker asks for work as soon as SFT is done (there is no other sampler).
+        var observer = new ProbeObserver(events) { InjectAs = worker, AtPhaseDone = () => new WorkerProtocol.RequestWork("probe/sampler-0", GrpoPlan.SampleWork) };
+        observer.Experiment = Sys.ActorOf(GrpoPlan.Props(Settings([Outcome]), observer), "experiment");
+        var first = worker.ExpectMsg<SampleTask>(RunTimeout);
+        Assert.Equal((1L, 0), (first.Step, first.Slot));
+
+        // Its weights could not be fetched: the worker gives the unit back and asks again.
+        worker.Send(observer.Experiment, new WorkerProtocol.WorkDropped("tiny", first.Step, first.Slot, "probe/sampler-0", "weights v0 could not be fetched"));
+        worker.Send(observer.Experiment, new WorkerProtocol.RequestWork("probe/sampler-0", GrpoPlan.SampleWork));
+        var again = worker.ExpectMsg<SampleTask>(TimeSpan.FromSeconds(5)); // the slot timeout is 120 s
+        Assert.Equal((first.Step, first.Slot, first.PolicyVersion), (again.Step, again.Slot, again.PolicyVersion));
+    }
+
+    [Fact]
     public void Weights_are_served_by_version_and_an_unknown_version_is_answered_as_unavailable()
     {
         var events = CreateTestProbe();
