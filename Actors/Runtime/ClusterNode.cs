@@ -40,9 +40,10 @@ public static class Roles
 /// <param name="Device">Torch device of the samplers.</param>
 /// <param name="VotersPerNode">GenPRM voter actors to start when the node has the voter role.</param>
 /// <param name="ExplorersPerNode">Flow explorer actors to start when the node has the explorer role.</param>
+/// <param name="Security">TLS certificate and cluster secret (issue 14); null: plain TCP, no secret.</param>
 public sealed record NodeOptions(string Hostname, int Port, string? PublicHostname, IReadOnlyList<string> Roles,
     IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu", int VotersPerNode = 4,
-    int ExplorersPerNode = 1);
+    int ExplorersPerNode = 1, ClusterSecurity? Security = null);
 
 /// <summary>Composes an Akka.Cluster node with Akka.Hosting: remoting, clustering with roles, pub-sub, the binary
 /// protocol serializer, and the actors of the node's worker roles.</summary>
@@ -95,12 +96,17 @@ public static class ClusterNode
                 foreach (var m in quietMessages) filters.ExcludeMessageContaining(m);
                 akka.AddSetup(filters.Build());
             }
-            akka.WithRemoting(new RemoteOptions { HostName = o.Hostname, Port = o.Port, PublicHostName = o.PublicHostname ?? o.Hostname });
-            var self = $"akka.tcp://{SystemName}@{o.PublicHostname ?? o.Hostname}:{o.Port}";
+            var remote = new RemoteOptions { HostName = o.Hostname, Port = o.Port, PublicHostName = o.PublicHostname ?? o.Hostname };
+            // Security (issue 14): TLS on remoting and the cluster secret's handshake; they change the address protocol.
+            var security = o.Security ?? ClusterSecurity.None;
+            security.ApplyTls(remote);
+            if (security.UsesSecret) akka.AddHocon(security.SecretHocon, HoconAddMode.Prepend);
+            akka.WithRemoting(remote);
+            var self = $"{security.Protocol}://{SystemName}@{o.PublicHostname ?? o.Hostname}:{o.Port}";
             akka.WithClustering(new ClusterOptions
             {
                 Roles = o.Roles.ToArray(),
-                SeedNodes = o.Seeds.Count == 0 ? [self] : o.Seeds.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray(),
+                SeedNodes = o.Seeds.Count == 0 ? [self] : o.Seeds.Select(s => $"{security.Protocol}://{SystemName}@{s}").ToArray(),
             });
             akka.WithDistributedPubSub(role: null!);
             akka.WithActors((system, registry) =>
