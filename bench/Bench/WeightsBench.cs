@@ -10,14 +10,16 @@ namespace RlActors.Bench;
 /// Weight distribution over loopback (issue 14): one <see cref="WeightServer"/> in this process publishes a blob of
 /// <c>megabytes</c> MB, and two worker processes (this program again, <c>--weights-client</c>) fetch it at the same time
 /// with a <see cref="WeightClient"/> each (streamed, SHA-256 checked). Against it, in the same run and the same two
-/// processes: a raw loopback TCP copy of the same bytes from the same buffer (plain sockets, no protocol, no hash), the
-/// machine's limit. Each round sends <c>go</c> to both workers at once and ends when both say they are done; the times
+/// processes: a raw loopback TCP copy of the same bytes from the same buffer (plain sockets, no protocol, no hash, into a
+/// buffer reused from round to round), the machine's limit; and the same raw copy into a fresh array followed by its
+/// SHA-256, the least any checked transfer to a new buffer costs. Each round sends <c>go</c> to both workers at once and ends when both say they are done; the times
 /// are wall clock in this process, medians over the rounds after one warm-up round.
 /// </summary>
 public static class WeightsBench
 {
     /// <summary>Medians in seconds for both workers to have the whole blob.</summary>
-    public sealed record Result(int Megabytes, int Workers, double Weights, double Raw, int Rounds);
+    /// <param name="RawVerified">The raw copy into a fresh array, then its SHA-256: the least any checked transfer costs.</param>
+    public sealed record Result(int Megabytes, int Workers, double Weights, double Raw, double RawVerified, int Rounds);
 
     public static Result Run(TextWriter log, int megabytes = 100, int rounds = 5, int workers = 2)
     {
@@ -30,17 +32,18 @@ public static class WeightsBench
         try
         {
             foreach (var p in procs) p.Expect("ready");
-            var (w, t) = (new List<double>(), new List<double>());
+            var (w, t, v) = (new List<double>(), new List<double>(), new List<double>());
             for (int round = 0; round <= rounds; round++)
             {
-                double tw = Round(procs, "weights"), tr = Round(procs, "raw");
-                log.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: weights {tw:F3} s, raw TCP {tr:F3} s");
+                double tw = Round(procs, "weights"), tr = Round(procs, "raw"), tv = Round(procs, "raw-verified");
+                log.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: weights {tw:F3} s, raw TCP {tr:F3} s, raw TCP into a fresh array + sha256 {tv:F3} s");
                 if (round == 0) continue;
                 w.Add(tw);
                 t.Add(tr);
+                v.Add(tv);
             }
             foreach (var p in procs) p.Send("quit");
-            return new Result(megabytes, workers, Median(w), Median(t), rounds);
+            return new Result(megabytes, workers, Median(w), Median(t), Median(v), rounds);
         }
         finally
         {
@@ -75,14 +78,16 @@ public static class WeightsBench
                 var got = client.FetchAsync(r).GetAwaiter().GetResult();
                 if (got.Length != r.Size) throw new InvalidDataException("short blob");
             }
-            else if (line == "raw")
+            else if (line is "raw" or "raw-verified")
             {
+                var into = line == "raw" ? buffer : GC.AllocateUninitializedArray<byte>((int)r.Size);
                 using var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 s.ReceiveBufferSize = Math.Max(s.ReceiveBufferSize, 4 << 20);
                 s.Connect(IPAddress.Loopback, rawPort);
                 int have = 0, n;
-                while (have < buffer.Length && (n = s.Receive(buffer, have, Math.Min(4 << 20, buffer.Length - have), SocketFlags.None)) > 0) have += n;
-                if (have != buffer.Length) throw new InvalidDataException($"raw copy: {have} of {buffer.Length} bytes");
+                while (have < into.Length && (n = s.Receive(into, have, Math.Min(4 << 20, into.Length - have), SocketFlags.None)) > 0) have += n;
+                if (have != into.Length) throw new InvalidDataException($"raw copy: {have} of {into.Length} bytes");
+                if (line == "raw-verified" && System.Security.Cryptography.SHA256.HashData(into).Length != 32) throw new InvalidDataException("no hash");
             }
             Console.WriteLine("done");
         }

@@ -11,9 +11,9 @@ public sealed record WeightClientOptions
     /// <summary>A connection not made within this time fails the attempt.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
     /// <summary>No byte from the server for this long fails the attempt (a stalled server or network).</summary>
-    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(3);
     /// <summary>Attempts per fetch; a broken transfer resumes from the bytes received, a SHA-256 mismatch starts over.</summary>
-    public int Attempts { get; init; } = 4;
+    public int Attempts { get; init; } = 3;
     /// <summary>Pause before the second attempt; it doubles for each further one.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Versions kept in memory after they were fetched: the highest ones (by default only the latest).</summary>
@@ -159,54 +159,102 @@ public sealed class WeightClient : IDisposable
         await Download(r, new Sink(
             Window: have => bytes.AsMemory((int)have, (int)Math.Min(options.ChunkBytes, r.Size - have)),
             Commit: (_, _) => Task.CompletedTask,
-            Reset: () => { }), stop.Token).ConfigureAwait(false);
+            Reset: () => { }, Target: bytes), stop.Token).ConfigureAwait(false);
         return bytes;
     }
 
     /// <summary>Where received bytes go: <see cref="Window"/> gives the memory to receive into when <c>have</c> bytes are
-    /// in, <see cref="Commit"/> stores <c>n</c> bytes just received there, <see cref="Reset"/> forgets everything.</summary>
-    private sealed record Sink(Func<long, Memory<byte>> Window, Func<long, int, Task> Commit, Action Reset);
+    /// in, <see cref="Commit"/> stores <c>n</c> bytes just received there, <see cref="Reset"/> forgets everything;
+    /// <see cref="Target"/> is the array the bytes land in, in order, when there is one.</summary>
+    private sealed record Sink(Func<long, Memory<byte>> Window, Func<long, int, Task> Commit, Action Reset, byte[]? Target = null);
 
-    private sealed class Progress
+    /// <summary>Bytes in so far and their running SHA-256. With a <c>target</c> array (the bytes land there in order) the hash
+    /// runs on another thread, trailing the receive, so a node hashes while the network delivers; otherwise inline.</summary>
+    private sealed class Progress(byte[]? target) : IDisposable
     {
-        public long Have;
-        public IncrementalHash Hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly SemaphoreSlim more = new(0);
+        private long have, hashed;
+        private Task? trailer;
+        private volatile bool stopped;
+
+        public long Have => have;
+
+        /// <summary><paramref name="chunk"/> was just received at <see cref="Have"/>.</summary>
+        public void Received(ReadOnlySpan<byte> chunk)
+        {
+            if (target is null) { hash.AppendData(chunk); have += chunk.Length; return; }
+            Volatile.Write(ref have, have + chunk.Length);
+            trailer ??= Task.Run(Trail);
+            if (more.CurrentCount == 0) more.Release();
+        }
+
+        private async Task Trail()
+        {
+            while (!stopped)
+            {
+                long h = Volatile.Read(ref have);
+                while (hashed < h && !stopped)
+                {
+                    int n = (int)Math.Min(1 << 20, h - hashed);
+                    hash.AppendData(target!, (int)hashed, n);
+                    hashed += n;
+                }
+                if (hashed == target!.LongLength) return;
+                await more.WaitAsync().ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>The SHA-256 of all bytes (call when every byte is in).</summary>
+        public async Task<byte[]> Finish()
+        {
+            if (trailer is not null) { await trailer.ConfigureAwait(false); trailer = null; }
+            return hash.GetHashAndReset();
+        }
+
+        /// <summary>Forget everything (after <see cref="Finish"/>).</summary>
+        public void Reset() => have = hashed = 0;
+
+        public void Dispose()
+        {
+            stopped = true;
+            more.Release();
+            try { trailer?.Wait(); } catch (AggregateException) { }
+            hash.Dispose();
+            more.Dispose();
+        }
     }
 
     private async Task Download(WeightsRef r, Sink sink, CancellationToken ct)
     {
         var expected = Convert.FromHexString(r.Sha256);
         var (host, port) = WeightWire.ParseEndpoint(r.Endpoint);
-        var progress = new Progress();
+        using var progress = new Progress(sink.Target);
         var failures = new List<string>();
-        try
+        for (int attempt = 1; attempt <= options.Attempts; attempt++)
         {
-            for (int attempt = 1; attempt <= options.Attempts; attempt++)
+            if (attempt > 1) await Task.Delay(options.RetryDelay * (1 << Math.Min(attempt - 2, 6)), ct).ConfigureAwait(false);
+            try
             {
-                if (attempt > 1) await Task.Delay(options.RetryDelay * (1 << Math.Min(attempt - 2, 6)), ct).ConfigureAwait(false);
-                try
+                await Attempt(r, host, port, expected, sink, progress, ct).ConfigureAwait(false);
+                var got = await progress.Finish().ConfigureAwait(false);
+                if (CryptographicOperations.FixedTimeEquals(got, expected))
                 {
-                    await Attempt(r, host, port, expected, sink, progress, ct).ConfigureAwait(false);
-                    var got = progress.Hash.GetHashAndReset();
-                    if (CryptographicOperations.FixedTimeEquals(got, expected))
-                    {
-                        Interlocked.Increment(ref downloads);
-                        return;
-                    }
-                    failures.Add($"attempt {attempt}: the {r.Size} bytes have sha256 {WeightWire.Hex(got)[..12]}..., not {r.Sha256[..12]}... (corrupt transfer; starting over)");
-                    progress.Have = 0;
-                    sink.Reset();
+                    Interlocked.Increment(ref downloads);
+                    return;
                 }
-                catch (RefusedException e) { throw Fail(r, failures, $"the server refused: {e.Message}"); }
-                catch (Exception e) when (!ct.IsCancellationRequested && e is SocketException or IOException or TimeoutException or OperationCanceledException)
-                {
-                    failures.Add($"attempt {attempt}: {(e is OperationCanceledException ? "cancelled" : e.Message)} ({progress.Have} of {r.Size} bytes in)");
-                }
-                Interlocked.Increment(ref failedAttempts);
+                failures.Add($"attempt {attempt}: the {r.Size} bytes have sha256 {WeightWire.Hex(got)[..12]}..., not {r.Sha256[..12]}... (corrupt transfer; starting over)");
+                progress.Reset();
+                sink.Reset();
             }
-            throw Fail(r, failures, $"gave up after {options.Attempts} attempts");
+            catch (RefusedException e) { throw Fail(r, failures, $"the server refused: {e.Message}"); }
+            catch (Exception e) when (!ct.IsCancellationRequested && e is SocketException or IOException or TimeoutException or OperationCanceledException)
+            {
+                failures.Add($"attempt {attempt}: {(e is OperationCanceledException ? "cancelled" : e.Message)} ({progress.Have} of {r.Size} bytes in)");
+            }
+            Interlocked.Increment(ref failedAttempts);
         }
-        finally { progress.Hash.Dispose(); }
+        throw Fail(r, failures, $"gave up after {options.Attempts} attempts");
     }
 
     private static WeightFetchException Fail(WeightsRef r, List<string> failures, string why) =>
@@ -258,9 +306,8 @@ public sealed class WeightClient : IDisposable
             try { n = await socket.ReceiveAsync(window, SocketFlags.None, timer.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { throw Stalled(); }
             if (n == 0) throw new IOException($"the server closed the connection after {progress.Have} of {r.Size} bytes");
-            progress.Hash.AppendData(window.Span[..n]);
             await sink.Commit(progress.Have, n).ConfigureAwait(false);
-            progress.Have += n;
+            progress.Received(window.Span[..n]);
             Interlocked.Add(ref bytesReceived, n);
         }
     }

@@ -15,8 +15,8 @@ namespace RlActors.Actors.Runtime.Weights;
 ///   server-keep-latest = 8     # blobs the host serves at once (oldest withdrawn first)
 ///   client-keep-latest = 1     # versions a node keeps in memory
 ///   connect-timeout = 3 s
-///   stall-timeout = 5 s        # no byte for this long fails an attempt
-///   attempts = 4
+///   stall-timeout = 3 s        # no byte for this long fails an attempt
+///   attempts = 3               # so a fetch gives up after about 10 s at most
 /// }
 /// rlactors.cluster.secret = "" # when set, the weight server only serves clients that know it
 /// </code>
@@ -43,8 +43,8 @@ public sealed record WeightDistributionSettings(long OffloadThreshold, string Ho
         var client = new WeightClientOptions
         {
             ConnectTimeout = config.GetTimeSpan("rlactors.weights.connect-timeout", TimeSpan.FromSeconds(3)),
-            StallTimeout = config.GetTimeSpan("rlactors.weights.stall-timeout", TimeSpan.FromSeconds(5)),
-            Attempts = config.GetInt("rlactors.weights.attempts", 4),
+            StallTimeout = config.GetTimeSpan("rlactors.weights.stall-timeout", TimeSpan.FromSeconds(3)),
+            Attempts = config.GetInt("rlactors.weights.attempts", 3),
             KeepLatest = config.GetInt("rlactors.weights.client-keep-latest", 1),
             Secret = string.IsNullOrEmpty(secret) ? null : secret,
         };
