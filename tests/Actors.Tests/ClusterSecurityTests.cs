@@ -10,6 +10,7 @@ namespace RlActors.Actors.Tests;
 
 /// <summary>TLS and the cluster secret on real cluster nodes (<see cref="ClusterNode.Build"/>, loopback TCP): nodes with the
 /// certificate (or secret) join, a node without it is refused and the cluster is untouched.</summary>
+[Collection(SerialCollection.Name)]
 public sealed class ClusterSecurityTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("rl-tls-").FullName;

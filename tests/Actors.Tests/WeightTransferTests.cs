@@ -6,8 +6,17 @@ using RlActors.Actors.Runtime.Weights;
 
 namespace RlActors.Actors.Tests;
 
+/// <summary>Test classes that measure the process (allocations) or start several cluster nodes with TLS: run alone, after
+/// the parallel ones (GC.GetTotalAllocatedBytes counts every thread of the test host).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialCollection
+{
+    public const string Name = "serial (process-wide measurements, several nodes)";
+}
+
 /// <summary>The weight side channel over real loopback sockets: a <see cref="WeightServer"/>, <see cref="WeightClient"/>s,
 /// and, for faults, a TCP proxy between them that corrupts, cuts or stalls the server's bytes.</summary>
+[Collection(SerialCollection.Name)]
 public sealed class WeightTransferTests
 {
     private static byte[] Blob(int size, int seed)
