@@ -27,7 +27,7 @@ public static class ClusterRun
     /// <param name="Store">--store.</param>
     /// <param name="Steps">--steps: the total steps, in the experiment kind's unit (GRPO steps; CCL SGD steps).</param>
     public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir,
-        string? Store = null, long? Steps = null);
+        string? Store = null, long? Steps = null, string? TlsCertificate = null);
 
     /// <summary>Runs an experiment of any kind on a new cluster whose seed is this process. Returns the exit code.</summary>
     public static async Task<int> Run(RunArgs a, TextWriter log, CancellationToken ct)
@@ -36,6 +36,7 @@ public static class ClusterRun
         var exp = RunnableExperiment.Load(a.File, a.Overrides, a.Steps);
         exp.CheckBeforeRun();
         ValidateEndpoint(a.Hostname, a.Port);
+        var security = Security(a.TlsCertificate);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
         string dir = a.OutDir ?? Path.Combine("runs", exp.Name);
@@ -46,19 +47,20 @@ public static class ClusterRun
         // this early check answers before Akka starts and before anything is printed.
         if (ExperimentRecords.ListNames(store.Location).Contains(exp.Name, StringComparer.Ordinal))
             throw new ConfigError(AlreadyExists(exp.Name, store));
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease: null, resuming: false, null, log, ct);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease: null, resuming: false, null, log, ct, security: security);
     }
 
     private static string AlreadyExists(string name, CheckpointStore store) =>
         $"experiment '{name}' already exists in {store.Location}: continue it with 'resume {name}' or pick another --name";
 
     /// <summary>Arguments of <c>resume</c>.</summary>
-    public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname);
+    public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname, string? TlsCertificate = null);
 
     /// <summary>Continues an experiment of the store from its latest valid checkpoint up to its total steps (or --steps).</summary>
     public static async Task<int> Resume(ResumeArgs a, TextWriter log, CancellationToken ct)
     {
         ValidateEndpoint(a.Hostname, a.Port);
+        var security = Security(a.TlsCertificate);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
         if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
@@ -96,7 +98,24 @@ public static class ClusterRun
         try { RunFiles.RebuildForResume(dir, events, from); }
         catch { lease.Release(); throw; }
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease, resuming: true, checkpoint, log, ct, latest?.Info);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease, resuming: true, checkpoint, log, ct, latest?.Info, security);
+    }
+
+    /// <summary>Environment variable holding the password of the <c>--tls-certificate</c> file (none: a file without password).</summary>
+    public const string TlsPasswordVariable = "RLACTORS_TLS_PASSWORD";
+    /// <summary>Environment variable holding the cluster secret every node must know (none: no secret).</summary>
+    public const string SecretVariable = "RLACTORS_CLUSTER_SECRET";
+
+    /// <summary>The node's security from <c>--tls-certificate</c> and the environment (<see cref="TlsPasswordVariable"/>,
+    /// <see cref="SecretVariable"/>), checked now: a certificate that cannot be used is bad input naming its path.</summary>
+    private static ClusterSecurity? Security(string? certificate)
+    {
+        string? secret = Environment.GetEnvironmentVariable(SecretVariable), password = Environment.GetEnvironmentVariable(TlsPasswordVariable);
+        if (certificate is null && string.IsNullOrEmpty(secret)) return null;
+        var security = new ClusterSecurity(certificate is null ? null : Path.GetFullPath(certificate), certificate is null ? null : password, string.IsNullOrEmpty(secret) ? null : secret);
+        try { security.Validate(); }
+        catch (ClusterSecurityException e) { throw new ConfigError($"--tls-certificate: {e.Message}"); }
+        return security;
     }
 
     /// <summary>How long a stop (SIGINT, SIGTERM) may take to checkpoint the last completed step before the command gives up with exit 1.</summary>
@@ -110,7 +129,8 @@ public static class ClusterRun
     /// the signal's (130 or 143), or 1 when the checkpoint could not be stored within <see cref="StopTimeout"/>.
     /// </summary>
     private static async Task<int> Launch(IRunnableExperiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
-        ExperimentLease? lease, bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null)
+        ExperimentLease? lease, bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null,
+        ClusterSecurity? security = null)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
         using var held = lease ?? ExperimentLease.Take(store, exp.Name, log.WriteLine);
@@ -124,7 +144,7 @@ public static class ClusterRun
 
         // libtorch loads on its first call (0.2-0.5 s): get that done on the torch thread while Akka starts.
         _ = TorchThread.Shared.Run(() => { TorchSharp.torch.zeros(1).Dispose(); return 0; });
-        var node = exp.Node(a.Hostname, port, a.PublicHostname);
+        var node = exp.Node(a.Hostname, port, a.PublicHostname) with { Security = security };
         // This process shuts its actor system down itself, after the shutdown checkpoint: the CLR exit hook must not do it first.
         using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString) +
                                                              "\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n");
@@ -205,7 +225,7 @@ public static class ClusterRun
 
     /// <summary>Arguments of <c>node</c>.</summary>
     public sealed record NodeArgs(string Seed, IReadOnlyList<string> Roles, int? Port, string Hostname, string? PublicHostname,
-        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4, int Explorers = 1, bool Rejoin = false);
+        IReadOnlyList<string> Plugins, int Samplers, string Device, int Voters = 4, int Explorers = 1, bool Rejoin = false, string? TlsCertificate = null);
 
     /// <summary>Joins a running host with the given roles and works until the host leaves. Returns the exit code.</summary>
     public static async Task<int> Node(NodeArgs a, TextWriter log, CancellationToken ct)
@@ -245,7 +265,10 @@ public static class ClusterRun
     /// Without --rejoin the first join must succeed within 30 s; with it the node waits for the host as long as it takes.</summary>
     private static async Task<(int Code, bool HostLeft)> NodeSession(NodeArgs a, int port, TextWriter log, CancellationToken ct)
     {
-        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters, a.Explorers);
+        var node = new NodeOptions(a.Hostname, port, a.PublicHostname, a.Roles, [a.Seed], a.Plugins.Select(Path.GetFullPath).ToList(), a.Samplers, a.Device, a.Voters, a.Explorers)
+        {
+            Security = Security(a.TlsCertificate),
+        };
         // The node leaves the cluster itself on SIGINT/SIGTERM (Akka's CLR hook would race it), and says in one line when
         // the host is gone: Akka's association errors, repeated every few seconds while the host is down, are left out.
         using var host = ClusterNode.Build(node, extraHocon: "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n" +

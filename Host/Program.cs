@@ -32,15 +32,20 @@ List<string> Overrides(ParseResult pr, bool withSteps = true)
 Interrupts? interrupts = null;
 CancellationToken Graceful() => interrupts?.Token ?? CancellationToken.None;
 
+var tlsOption = new Option<string?>("--tls-certificate")
+{
+    Description = "PKCS#12 (.pfx) certificate every node of the cluster shares: remoting runs over mutual TLS (password in $RLACTORS_TLS_PASSWORD; " +
+                  "a cluster secret in $RLACTORS_CLUSTER_SECRET makes nodes prove it too; docs/runtime.md, \"Securing a multi-machine cluster\")",
+};
 var storeOption = new Option<string?>("--store") { Description = "Experiment store: sqlite:PATH (default sqlite:runs/experiments.db) or a PostgreSQL URI / connection string" };
 var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime. " +
     "SIGINT (Ctrl+C) or SIGTERM stops it at the next step boundary after checkpointing the last completed step (exit 130 or 143); 'resume' continues it")
 {
-    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption,
+    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption, tlsOption,
 };
 run.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr, withSteps: false),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption),
-    pr.GetValue(stepsOption)), Console.Out, Graceful())));
+    pr.GetValue(stepsOption), pr.GetValue(tlsOption)), Console.Out, Graceful())));
 
 var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
 {
@@ -58,12 +63,13 @@ var deviceOption = new Option<string>("--device") { Description = "Torch device 
 var rejoinOption = new Option<bool>("--rejoin") { Description = "When the host leaves (a stop, a crash), wait and join it again when it is back (e.g. 'resume' with the same --port), until Ctrl+C" };
 var node = new Command("node", "Launch a worker node that joins a running host and takes work for its roles until the host leaves (with --rejoin: until Ctrl+C)")
 {
-    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption, explorersOption, rejoinOption,
+    seedOption, rolesOption, portOption, hostnameOption, publicHostnameOption, pluginOption, samplersOption, deviceOption, votersOption, explorersOption, rejoinOption, tlsOption,
 };
 node.SetAction((pr, ct) => Cli.Guard(() => ClusterRun.Node(new ClusterRun.NodeArgs(pr.GetValue(seedOption)!,
     pr.GetValue(rolesOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(pluginOption) ?? [],
-    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption), pr.GetValue(explorersOption), pr.GetValue(rejoinOption)), Console.Out, Graceful())));
+    pr.GetValue(samplersOption), pr.GetValue(deviceOption)!, pr.GetValue(votersOption), pr.GetValue(explorersOption), pr.GetValue(rejoinOption),
+    pr.GetValue(tlsOption)), Console.Out, Graceful())));
 
 var resumeName = new Argument<string>("name") { Description = "Experiment name (see 'list')" };
 var resumeStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
@@ -71,10 +77,10 @@ var resumeSteps = new Option<long?>("--steps") { Description = "New total number
 var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
     "SIGINT or SIGTERM stops it like 'run'")
 {
-    resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption,
+    resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption, tlsOption,
 };
 resume.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Resume(new ClusterRun.ResumeArgs(pr.GetValue(resumeName)!, pr.GetValue(resumeStore),
-    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption)), Console.Out, Graceful())));
+    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(tlsOption)), Console.Out, Graceful())));
 
 var listStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var list = new Command("list", "List the experiments in a store: name, status, step, last update") { listStore };

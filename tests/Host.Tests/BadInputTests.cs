@@ -20,6 +20,17 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task A_missing_or_unreadable_cluster_certificate_is_named_before_anything_starts()
+    {
+        using var dir = new TempFolder();
+        dir.Write("exp.conf", Experiments.Tiny("tls"));
+        await AssertBadInput(dir, ["--tls-certificate", "nope.pfx", "no such file"], "run", "exp.conf", "--tls-certificate", "nope.pfx");
+        dir.Write("garbage.pfx", "not a certificate");
+        await AssertBadInput(dir, ["--tls-certificate", "garbage.pfx", "PKCS#12"], "run", "exp.conf", "--tls-certificate", "garbage.pfx");
+        await AssertBadInput(dir, ["--tls-certificate", "nope.pfx"], "node", "--seed", "127.0.0.1:1", "--tls-certificate", "nope.pfx");
+    }
+
+    [Fact]
     public async Task A_value_of_the_wrong_type_is_named()
     {
         using var dir = new TempFolder();
