@@ -74,6 +74,10 @@ public static class ClusterNode
           cluster {
             log-info = off
             downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+            # Majority counted over learner nodes only: the host's side stays up when a worker dies. By default a host and
+            # one unreachable worker are a tie that keeps the lower address, and a host whose address sorted after its
+            # dead worker's downed itself ~25 s later and hung.
+            split-brain-resolver.keep-majority.role = {{Roles.Learner}}
             pub-sub.routing-logic = round-robin
           }
           coordinated-shutdown.exit-clr = off

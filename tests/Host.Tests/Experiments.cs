@@ -60,4 +60,27 @@ internal static class Experiments
         AssertSucceeded(show);
         return JsonDocument.Parse(show.Stdout).RootElement.Clone();
     }
+
+    /// <summary>Waits until runs/NAME/metrics.jsonl has a step after <paramref name="after"/> that took rollouts from two
+    /// samplers (the host's and a node's) and returns that step; fails if <paramref name="host"/> ends first or
+    /// <paramref name="timeout"/> passes.</summary>
+    public static async Task<long> WaitForStepWithTwoSamplers(TempFolder dir, string name, long after, CliProcess host, TimeSpan timeout)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string path = dir[$"runs/{name}/metrics.jsonl"];
+        while (watch.Elapsed < timeout)
+        {
+            Assert.False(host.HasExited, $"the host ended before a step took rollouts from the node\n{host}");
+            if (File.Exists(path))
+            {
+                var lines = File.ReadAllLines(path).Where(l => l.EndsWith('}')); // skip a line being written
+                var shared = lines.Select(l => JsonDocument.Parse(l).RootElement)
+                    .FirstOrDefault(r => r.GetProperty("step").GetInt64() > after && r.GetProperty("samplers").GetInt32() == 2);
+                if (shared.ValueKind == JsonValueKind.Object) return shared.GetProperty("step").GetInt64();
+            }
+            await Task.Delay(250);
+        }
+        Assert.Fail($"no step after {after} took rollouts from two samplers within {timeout.TotalSeconds:F0} s\n{host}");
+        return -1;
+    }
 }

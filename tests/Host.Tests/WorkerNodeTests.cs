@@ -61,7 +61,7 @@ public sealed class WorkerNodeTests
         await using (var host = CliProcess.Start(dir.Path, "run", "again.conf", "--port", port))
         {
             string firstJoin = await node.WaitForLineAsync(l => l.Contains($"joined 127.0.0.1:{port}"), wait, "'joined'");
-            await WaitForStepWithTwoSamplers(dir, after: 0, host, wait);
+            await Experiments.WaitForStepWithTwoSamplers(dir, "again", after: 0, host, wait);
             host.Signal("TERM");
             Assert.Equal(143, await host.WaitForExitAsync(TimeSpan.FromSeconds(60)));
 
@@ -72,33 +72,12 @@ public sealed class WorkerNodeTests
             long stoppedAt = (await Experiments.Show(dir, "again")).GetProperty("step").GetInt64();
             await using var resumed = CliProcess.Start(dir.Path, "resume", "again", "--port", port);
             await node.WaitForLineAsync(l => l.Contains($"joined 127.0.0.1:{port}") && l != firstJoin, wait, "a second 'joined'");
-            await WaitForStepWithTwoSamplers(dir, after: stoppedAt, resumed, wait);
+            await Experiments.WaitForStepWithTwoSamplers(dir, "again", after: stoppedAt, resumed, wait);
             resumed.Signal("TERM");
             Assert.Equal(143, await resumed.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         }
 
         node.Signal("TERM");
         Assert.Equal(143, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-    }
-
-    /// <summary>Waits until metrics.jsonl has a step after <paramref name="after"/> that took rollouts from two samplers
-    /// (the host's and the node's).</summary>
-    private static async Task WaitForStepWithTwoSamplers(TempFolder dir, long after, CliProcess host, TimeSpan timeout)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        string path = dir["runs/again/metrics.jsonl"];
-        while (watch.Elapsed < timeout)
-        {
-            Assert.False(host.HasExited, $"the host ended before a step took rollouts from the node\n{host}");
-            if (File.Exists(path))
-            {
-                var lines = File.ReadAllLines(path).Where(l => l.EndsWith('}')); // skip a line being written
-                if (lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
-                    .Any(r => r.GetProperty("step").GetInt64() > after && r.GetProperty("samplers").GetInt32() == 2))
-                    return;
-            }
-            await Task.Delay(250);
-        }
-        Assert.Fail($"no step after {after} took rollouts from two samplers within {timeout.TotalSeconds:F0} s\n{host}");
     }
 }
