@@ -70,6 +70,12 @@ public sealed record HfConfig
     /// <summary>The file this was read from, for the keys not modelled here (null for a config built in code).</summary>
     public JsonObject? Source { get; init; }
 
+    /// <summary>Equal shapes: every modelled key the same (<see cref="Source"/> is not compared).</summary>
+    public bool Equals(HfConfig? other) => other is not null && Fields(TorchDtype).ToJsonString() == other.Fields(other.TorchDtype).ToJsonString();
+
+    /// <inheritdoc />
+    public override int GetHashCode() => Fields(TorchDtype).ToJsonString().GetHashCode();
+
     /// <summary>Width of one attention head.</summary>
     public int HeadDimension => HeadDim ?? HiddenSize / NumAttentionHeads;
     /// <summary>Whether q, k and v projections have biases.</summary>
@@ -142,6 +148,8 @@ public sealed record HfConfig
         try
         {
             string type = Str(root, "model_type") ?? throw new ArgumentException("model_type is missing");
+            if (!SupportedModelTypes.Contains(type))
+                throw new ArgumentException($"model_type '{type}' is not supported (supported: {string.Join(", ", SupportedModelTypes)})");
             bool qwen = type == "qwen2";
             if (qwen && Bool(root, "use_sliding_window") == true)
                 throw new ArgumentException("use_sliding_window = true is not supported (sliding-window attention)");
@@ -239,6 +247,16 @@ public sealed record HfConfig
     public JsonObject ToJson(string? torchDtype = null)
     {
         var o = Source?.DeepClone() as JsonObject ?? new JsonObject();
+        o.Remove("rope_parameters");
+        o.Remove("dtype");
+        foreach (var (key, value) in Fields(torchDtype ?? TorchDtype)) o[key] = value?.DeepClone();
+        return o;
+    }
+
+    /// <summary>The modelled keys only.</summary>
+    private JsonObject Fields(string torchDtype)
+    {
+        var o = new JsonObject();
         bool qwen = ModelType == "qwen2";
         o["architectures"] = new JsonArray(qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
         o["model_type"] = ModelType;
@@ -252,7 +270,6 @@ public sealed record HfConfig
         o["hidden_act"] = "silu";
         o["rms_norm_eps"] = RmsNormEps;
         o["rope_theta"] = RopeTheta;
-        o.Remove("rope_parameters");
         o["rope_scaling"] = RopeScaling switch
         {
             null => null,
@@ -272,8 +289,7 @@ public sealed record HfConfig
         o["bos_token_id"] = BosTokenId;
         o["eos_token_id"] = EosTokenIds.Count switch { 0 => null, 1 => EosTokenIds[0], _ => new JsonArray(EosTokenIds.Select(e => (JsonNode)e).ToArray()) };
         if (PadTokenId is { } pad) o["pad_token_id"] = pad;
-        o.Remove("dtype");
-        o["torch_dtype"] = torchDtype ?? TorchDtype;
+        o["torch_dtype"] = torchDtype;
         o["use_cache"] = true;
         return o;
     }
