@@ -168,7 +168,12 @@ public sealed class HfTokenizer : ITokenizer
                 var n => throw new InvalidDataException($"normalizer {n.ToJsonString()} is not supported (null or NFC)"),
             };
             bool postAddsBos = root["post_processor"] is JsonObject post && PostProcessorAddsBos(post);
-            return Build(vocab, merges, specials, pattern, normalizer, names with { AddBos = names.AddBos ?? postAddsBos }, path);
+            names = names with { AddBos = names.AddBos ?? postAddsBos };
+            // ignore_merges (Llama 3): a pre-token that is a vocabulary entry is that token, merges or not. That is tiktoken's
+            // rule, and such vocabularies are tiktoken ranks (merges in rank order), so they are read as one.
+            if (model["ignore_merges"] is JsonValue im && im.GetValue<bool>())
+                return FromRanks(vocab, specials, pattern, normalizer, names, path);
+            return Build(vocab, merges, specials, pattern, normalizer, names, path);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException)
         {
@@ -225,6 +230,23 @@ public sealed class HfTokenizer : ITokenizer
         }
         int vocabSize = Math.Max(ranks, specialTokens.Count == 0 ? 0 : specialTokens.Values.Max() + 1);
         return FromNames(tokenizer, specialTokens, vocabSize, names with { AddBos = names.AddBos ?? false }, t => null, path);
+    }
+
+    /// <summary>A byte-level vocabulary (token text → id) as tiktoken ranks (token bytes → id).</summary>
+    private static HfTokenizer FromRanks(Dictionary<string, int> vocab, Dictionary<string, int> specials, string pattern, Normalizer? normalizer,
+        SpecialNames names, string origin)
+    {
+        var ranks = new StringBuilder();
+        foreach (var (token, id) in vocab.OrderBy(kv => kv.Value))
+        {
+            if (specials.ContainsKey(token)) continue;
+            ranks.Append(Convert.ToBase64String(ByteLevel.ToBytes(token, origin))).Append(' ').Append(id).Append('\n');
+        }
+        using var stream = new MemoryStream(Encoding.ASCII.GetBytes(ranks.ToString()));
+        var tokenizer = TiktokenTokenizer.Create(stream, new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), specials.Count > 0 ? specials : null),
+            normalizer, specials.Count > 0 ? specials : null);
+        int vocabSize = Math.Max(vocab.Values.DefaultIfEmpty(-1).Max(), specials.Values.DefaultIfEmpty(-1).Max()) + 1;
+        return FromNames(tokenizer, specials, vocabSize, names, t => vocab.TryGetValue(t, out int id) ? id : null, origin);
     }
 
     private static int CountLines(Stream s)

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Reflection;
 using System.Text;
 using System.Text.Json.Nodes;
+using RlActors.Environments.Tokenizers;
 
 namespace RlActors.Environments.Tests.Tokenizers;
 
@@ -44,19 +45,7 @@ internal static class Gpt2Data
         return (bytes, tokens);
     }
 
-    /// <summary>GPT-2's printable stand-ins for bytes (bytes_to_unicode): printable Latin-1 maps to itself, the rest to U+0100 on.</summary>
-    private static readonly char[] ByteToChar = BuildByteMap();
-
-    private static char[] BuildByteMap()
-    {
-        var map = new char[256];
-        int next = 256;
-        for (int b = 0; b < 256; b++)
-            map[b] = (b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF) ? (char)b : (char)next++;
-        return map;
-    }
-
-    private static string Text(byte[] token) => new(token.Select(b => ByteToChar[b]).ToArray());
+    private static string Text(byte[] token) => ByteLevel.ToText(token);
 
     /// <summary>vocab (token text → id) and merges ("a b", in rank order) of the GPT-2 ranks.</summary>
     public static (Dictionary<string, int> Vocab, List<string> Merges) VocabAndMerges() => Derived.Value;
@@ -94,7 +83,7 @@ internal static class Gpt2Data
 
     /// <summary>A tokenizer.json of GPT-2's shape: ByteLevel pre-tokenizer (with GPT-2's regex), the end token as an added token.</summary>
     public static JsonObject TokenizerJson(JsonNode? preTokenizer = null, JsonNode? normalizer = null, JsonNode? postProcessor = null,
-        IReadOnlyDictionary<string, int>? extraAdded = null, bool pairMerges = false)
+        IReadOnlyDictionary<string, int>? extraAdded = null, bool pairMerges = false, bool ignoreMerges = false)
     {
         var (vocab, merges) = VocabAndMerges();
         var added = new JsonArray(new JsonObject { ["id"] = EndOfText, ["content"] = "<|endoftext|>", ["special"] = true });
@@ -111,7 +100,7 @@ internal static class Gpt2Data
             ["model"] = new JsonObject
             {
                 ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = "", ["end_of_word_suffix"] = "",
-                ["fuse_unk"] = false, ["byte_fallback"] = false,
+                ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = ignoreMerges,
                 ["vocab"] = new JsonObject(vocab.OrderBy(kv => kv.Value).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                 ["merges"] = pairMerges
                     ? new JsonArray(merges.Select(m => (JsonNode)new JsonArray(m.Split(' ').Select(p => (JsonNode)p).ToArray())).ToArray())

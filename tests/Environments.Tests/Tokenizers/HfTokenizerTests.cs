@@ -92,7 +92,7 @@ public sealed class HfTokenizerTests : IDisposable
 
     /// <summary>A tokenizer.json shaped like Llama 3's and Qwen2's (Split regex then ByteLevel without regex; NFC; a begin token added by
     /// the post-processor), on the GPT-2 vocabulary plus chat tokens.</summary>
-    private string Llama3Style(bool nfc)
+    private string Llama3Style(bool nfc, bool ignoreMerges)
     {
         var specials = new Dictionary<string, int> { ["<|begin_of_text|>"] = 50257, ["<|eot_id|>"] = 50258, ["<|im_start|>"] = 50259, ["<|im_end|>"] = 50260,
             ["<|start_header_id|>"] = 50261, ["<|end_header_id|>"] = 50262 };
@@ -111,16 +111,19 @@ public sealed class HfTokenizerTests : IDisposable
                 ["single"] = new JsonArray(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<|begin_of_text|>", ["type_id"] = 0 } },
                     new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
             },
-            extraAdded: specials);
+            extraAdded: specials, ignoreMerges: ignoreMerges);
         Write("l3/tokenizer.json", json.ToJsonString());
         Write("l3/tokenizer_config.json", """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>..."}""");
         return Path.Combine(dir, "l3");
     }
 
-    [Fact]
-    public void A_llama3_style_tokenizer_json_splits_with_its_regex_keeps_special_tokens_whole_and_adds_the_begin_token()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_llama3_style_tokenizer_json_splits_with_its_regex_keeps_special_tokens_whole_and_adds_the_begin_token(bool ignoreMerges)
     {
-        var t = HfTokenizer.FromDirectory(Llama3Style(nfc: true));
+        var t = HfTokenizer.FromDirectory(Llama3Style(nfc: true, ignoreMerges));
+        Assert.IsType(ignoreMerges ? typeof(TiktokenTokenizer) : typeof(BpeTokenizer), t.Inner);
         Assert.Equal((50263, 50258, 50257), (t.VocabSize, t.EosId, t.BosId!.Value));
         Assert.True(t.AddBos);
         Assert.Equal(t.EosId, t.PadId);
