@@ -38,6 +38,13 @@ public sealed class HfDecoderLm : nn.Module, ICausalLm
         Initialise(initSeed);
     }
 
+    /// <summary>
+    /// A model whose parameters are left uninitialised, for weights that arrive next (<see cref="LoadWeights"/>, as a sampler
+    /// receives them): no random draw, so building even a large model is cheap.
+    /// </summary>
+    public static HfDecoderLm ForWeights(HfConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
+        new(config, dtype, device ?? CPU);
+
     /// <summary>A model with uninitialised parameters, to be filled by a checkpoint or a copy.</summary>
     internal HfDecoderLm(HfConfig config, ScalarType dtype, Device device) : base(nameof(HfDecoderLm))
     {

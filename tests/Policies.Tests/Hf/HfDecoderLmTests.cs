@@ -230,6 +230,9 @@ public class HfDecoderLmTests
         using var target = new HfDecoderLm(Llama(), initSeed: 11);
         target.LoadWeights(source.SaveWeights());
         Assert.Equal(TestModels.Weights(source), TestModels.Weights(target));
+        using var receiver = HfDecoderLm.ForWeights(Llama());
+        receiver.LoadWeights(source.SaveWeights());
+        Assert.Equal(TestModels.Weights(source), TestModels.Weights(receiver));
         using var clone = source.Clone();
         Assert.Equal(TestModels.Weights(source), TestModels.Weights(clone));
         using var other = new HfDecoderLm(Llama(layers: 1), initSeed: 1);
