@@ -41,5 +41,5 @@ internal static class TestModels
 
     /// <summary>All parameters, flattened and concatenated, in registration order.</summary>
     public static float[] Weights(ICausalLm model) =>
-        model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+        model.parameters().SelectMany(p => p.detach().to_type(ScalarType.Float32).cpu().data<float>().ToArray()).ToArray();
 }

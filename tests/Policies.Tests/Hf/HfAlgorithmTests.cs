@@ -78,6 +78,20 @@ public class HfAlgorithmTests
         Assert.Equal(HfDecoderLm.ExpectedTensors(Qwen2()).Count + 2, tiedExport.Count);
     }
 
+    [Theory]
+    [InlineData("grpo")]
+    [InlineData("ppo")]
+    public void A_bfloat16_hf_model_trains_in_bfloat16(string algorithm)
+    {
+        using var policy = new HfDecoderLm(Qwen2(), initSeed: 43, ScalarType.BFloat16);
+        var start = Weights(policy);
+        using var learner = LmAlgorithms.Create(algorithm, Context(policy), Options(algorithm));
+        var metrics = learner.Train(Groups());
+        foreach (var (name, value) in metrics) Assert.True(double.IsFinite(value), $"{name} = {value}");
+        Assert.All(policy.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Assert.NotEqual(start, Weights(policy));
+    }
+
     /// <summary>Reward: the share of <see cref="Target"/> tokens in a completion.</summary>
     private static float Reward(int[] completion) => completion.Length == 0 ? 0 : completion.Count(t => t == Target) / (float)completion.Length;
 
