@@ -319,8 +319,19 @@ public sealed class HfDecoderLm : nn.Module, ICausalLm
             q = q * cos + RotateHalf(q) * sin;
             k = k * cos + RotateHalf(k) * sin;
             if (cache is not null) (k, v) = cache.Append(k, v);
-            if (kvHeads != heads) { k = RepeatKv(k); v = RepeatKv(v); }
-            var y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: bias);
+            Tensor y;
+            if (kvHeads == heads) y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: bias);
+            else
+            {
+                // Grouped-query attention without a copy of the keys and values per query head (what transformers'
+                // repeat_kv makes): the r query heads of a group (heads g·r .. g·r + r − 1 share key/value head g) become
+                // r·Tq query rows of that group, each row keeping its position's mask. Same numbers, no K/V copy.
+                int r = heads / kvHeads;
+                long tk = k.shape[2];
+                var grouped = q.reshape(b, kvHeads, r * t, headDim);
+                var groupedBias = bias.unsqueeze(2).expand(b, 1, r, t, tk).reshape(b, 1, r * t, tk);
+                y = nn.functional.scaled_dot_product_attention(grouped, k, v, attn_mask: groupedBias).view(b, heads, t, headDim);
+            }
             return oProj.call(y.transpose(1, 2).reshape(b, t, heads * headDim));
         }
 
@@ -329,13 +340,6 @@ public sealed class HfDecoderLm : nn.Module, ICausalLm
         {
             long half = x.shape[^1] / 2;
             return cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        }
-
-        /// <summary>[B, Hkv, T, Dh] → [B, H, T, Dh], each key/value head serving H / Hkv consecutive query heads.</summary>
-        private Tensor RepeatKv(Tensor x)
-        {
-            long b = x.shape[0], t = x.shape[2];
-            return x.unsqueeze(2).expand(b, kvHeads, heads / kvHeads, t, headDim).reshape(b, heads, t, headDim);
         }
     }
 
