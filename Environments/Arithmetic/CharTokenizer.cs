@@ -1,4 +1,5 @@
 using System.Text;
+using RlActors.Environments.Tokenizers;
 
 namespace RlActors.Environments.Arithmetic;
 
@@ -8,7 +9,7 @@ namespace RlActors.Environments.Arithmetic;
 /// a data-set task builds its own with <see cref="FromTexts"/>. Every character maps to exactly one id, so a token index
 /// is also a character index in the decoded text. Immutable and thread-safe.
 /// </summary>
-public sealed class CharTokenizer
+public sealed class CharTokenizer : ITokenizer
 {
     /// <summary>The padding id.</summary>
     public const int Pad = 0;
@@ -67,6 +68,15 @@ public sealed class CharTokenizer
 
     /// <summary>The number of ids: 2 special tokens plus the characters (23 for <see cref="Default"/>).</summary>
     public int VocabSize => FirstCharId + Characters.Length;
+
+    /// <inheritdoc />
+    int ITokenizer.EosId => Eos;
+
+    /// <inheritdoc />
+    int ITokenizer.PadId => Pad;
+
+    /// <summary>None: prompts start with their first character.</summary>
+    int? ITokenizer.BosId => null;
 
     /// <summary>Whether <paramref name="id"/> ends a sequence (EOS or padding).</summary>
     public bool IsTerminal(int id) => id == Eos || id == Pad;

@@ -28,13 +28,13 @@ public sealed class GrpoAlgorithm : ILmAlgorithm
     {
         this.context = context;
         Options = options;
-        Learner = new GrpoLearner(context.Policy, options, context.PadId, context.Seed);
+        Learner = new GrpoLearner(context.Policy, options, context.PadId);
     }
 
     /// <inheritdoc />
     public string Name => "grpo";
     /// <inheritdoc />
-    public TransformerLm Policy => context.Policy;
+    public ICausalLm Policy => context.Policy;
 
     /// <inheritdoc />
     public Dictionary<string, double> Train(IReadOnlyList<ScoredGroup> groups)

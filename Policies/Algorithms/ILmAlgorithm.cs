@@ -17,7 +17,7 @@ public interface ILmAlgorithm : IDisposable
     string Name { get; }
 
     /// <summary>The policy being trained (owned by the caller, not disposed with the algorithm).</summary>
-    TransformerLm Policy { get; }
+    ICausalLm Policy { get; }
 
     /// <summary>
     /// One RL update on a step's scored groups, given in slot order (so the result is reproducible). Returns the
@@ -40,7 +40,7 @@ public interface ILmAlgorithm : IDisposable
 /// <param name="EosId">End token: a completion's loss and reward stop at it.</param>
 /// <param name="PadId">Padding token.</param>
 /// <param name="Seed">Seed for anything the algorithm initialises itself (a critic's head, ...).</param>
-public sealed record LmAlgorithmContext(TransformerLm Policy, int EosId, int PadId, long Seed);
+public sealed record LmAlgorithmContext(ICausalLm Policy, int EosId, int PadId, long Seed);
 
 /// <summary>A registered algorithm: its name, the type of its options record, and how to build it.</summary>
 /// <param name="Name">Name users write (<c>algorithm = ppo</c>).</param>

@@ -133,7 +133,7 @@ public sealed class PpoAlgorithm : ILmAlgorithm
     private readonly Critic critic;
     private readonly Adam optimizer;
     private readonly Adam criticOptimizer;
-    private readonly TransformerLm? reference;
+    private readonly ICausalLm? reference;
 
     /// <summary>Hyperparameters.</summary>
     public PpoOptions Options { get; }
@@ -145,13 +145,12 @@ public sealed class PpoAlgorithm : ILmAlgorithm
         this.context = context;
         Options = options;
         var policy = context.Policy;
-        critic = new Critic(policy, context.Seed);
+        critic = new Critic(policy);
         optimizer = optim.Adam(policy.parameters(), options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEps);
         criticOptimizer = optim.Adam(critic.TrainedParameters(), options.CriticLearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEps);
         if (options.KlCoef > 0)
         {
-            reference = new TransformerLm(policy.Config, context.Seed, policy.Device);
-            reference.CopyWeightsFrom(policy);
+            reference = policy.Clone();
             reference.eval();
             foreach (var p in reference.parameters()) p.requires_grad = false;
         }
@@ -160,7 +159,7 @@ public sealed class PpoAlgorithm : ILmAlgorithm
     /// <inheritdoc />
     public string Name => "ppo";
     /// <inheritdoc />
-    public TransformerLm Policy => context.Policy;
+    public ICausalLm Policy => context.Policy;
 
     /// <inheritdoc />
     public Dictionary<string, double> Train(IReadOnlyList<ScoredGroup> groups)
@@ -335,7 +334,7 @@ public sealed class PpoAlgorithm : ILmAlgorithm
             ? [OptimizerEntry, CriticEntry, CriticOptimizerEntry]
             : [OptimizerEntry, CriticEntry, CriticOptimizerEntry, ReferenceEntry]);
         TorchBytes.LoadOptimizer(optimizer, state[OptimizerEntry]);
-        TorchBytes.LoadWeights(critic, state[CriticEntry], "critic weights", Policy.Config);
+        TorchBytes.LoadWeights(critic, state[CriticEntry], "critic weights", Policy.Shape);
         TorchBytes.LoadOptimizer(criticOptimizer, state[CriticOptimizerEntry]);
         reference?.LoadWeights(state[ReferenceEntry]);
     }
@@ -423,22 +422,23 @@ public sealed class PpoAlgorithm : ILmAlgorithm
         return Math.Sqrt(ss);
     }
 
-    /// <summary>The value network: its own copy of the policy's transformer and a linear head on the final hidden states. Field order is part of the state format.</summary>
+    /// <summary>The value network: its own copy of the policy (<see cref="ICausalLm.Clone"/>) and a linear head on the final
+    /// hidden states. Registration order (<c>trunk</c>, then <c>valueHead</c>) is part of the state format.</summary>
     private sealed class Critic : nn.Module
     {
-        private readonly TransformerLm trunk;
+        private readonly ICausalLm trunk;
         private readonly Linear valueHead;
 
-        public Critic(TransformerLm policy, long seed) : base(nameof(Critic))
+        public Critic(ICausalLm policy) : base(nameof(Critic))
         {
-            trunk = new TransformerLm(policy.Config, seed, policy.Device);
-            trunk.CopyWeightsFrom(policy);
-            valueHead = nn.Linear(policy.Config.DModel, 1);
-            RegisterComponents();
+            trunk = policy.Clone();
+            valueHead = nn.Linear(policy.HiddenSize, 1);
+            register_module("trunk", trunk.Module);
+            register_module("valueHead", valueHead);
             using (no_grad()) { valueHead.weight!.zero_(); valueHead.bias!.zero_(); }
             if (policy.Device.type != DeviceType.CPU) this.to(policy.Device);
             // The copied output head (logits) is never used by the critic: keep it out of training.
-            foreach (var (name, p) in named_parameters()) if (name == "trunk.head.weight") p.requires_grad = false;
+            foreach (var (name, p) in trunk.Module.named_parameters()) if (trunk.HeadOnlyParameters.Contains(name)) p.requires_grad = false;
         }
 
         /// <summary>Values [B, Lc] of the states before each completion token.</summary>
@@ -454,7 +454,7 @@ public sealed class PpoAlgorithm : ILmAlgorithm
         public IReadOnlyDictionary<string, Tensor> Export()
         {
             var result = new Dictionary<string, Tensor>();
-            foreach (var (name, p) in trunk.named_parameters()) if (name != "head.weight") result["critic." + name] = p;
+            foreach (var (name, p) in trunk.Module.named_parameters()) if (!trunk.HeadOnlyParameters.Contains(name)) result["critic." + name] = p;
             result["value_head.weight"] = valueHead.weight!;
             result["value_head.bias"] = valueHead.bias!;
             return result;

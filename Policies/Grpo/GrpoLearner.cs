@@ -25,14 +25,14 @@ public sealed class GrpoLearner : IDisposable
     private readonly int padId;
 
     /// <summary>The trained policy.</summary>
-    public TransformerLm Policy { get; }
+    public ICausalLm Policy { get; }
     /// <summary>The frozen reference policy (a copy of the starting policy) when KlCoef &gt; 0.</summary>
-    public TransformerLm? Reference { get; }
+    public ICausalLm? Reference { get; }
     /// <summary>Hyperparameters.</summary>
     public GrpoOptions Options { get; }
 
     /// <summary>Wraps <paramref name="policy"/>; the reference is a frozen copy of it as it is now (when KlCoef &gt; 0).</summary>
-    public GrpoLearner(TransformerLm policy, GrpoOptions options, int padId, long referenceSeed = 0)
+    public GrpoLearner(ICausalLm policy, GrpoOptions options, int padId)
     {
         options.Validate();
         Policy = policy;
@@ -41,8 +41,7 @@ public sealed class GrpoLearner : IDisposable
         optimizer = optim.Adam(policy.parameters(), options.LearningRate, options.AdamBeta1, options.AdamBeta2, options.AdamEps);
         if (options.KlCoef > 0)
         {
-            Reference = new TransformerLm(policy.Config, referenceSeed, policy.Device);
-            Reference.CopyWeightsFrom(policy);
+            Reference = policy.Clone();
             Reference.eval();
             foreach (var p in Reference.parameters()) p.requires_grad = false;
         }

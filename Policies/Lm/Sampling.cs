@@ -29,14 +29,14 @@ public static class LmSampler
     /// torch generator the caller owns and can save), so the same generator state gives the same completions.
     /// Rows stop at <paramref name="eosId"/>; generation ends when every row has stopped or after MaxNewTokens.
     /// </summary>
-    public static SampleResult Sample(TransformerLm model, IReadOnlyList<int[]> prompts, SampleOptions options,
+    public static SampleResult Sample(ICausalLm model, IReadOnlyList<int[]> prompts, SampleOptions options,
         Generator? generator, int eosId, int padId)
     {
         if (options.MaxNewTokens < 1) throw new ArgumentException($"max-new-tokens must be >= 1 (got {options.MaxNewTokens})");
         int b = prompts.Count;
         int maxPrompt = prompts.Max(p => p.Length);
-        int steps = Math.Min(options.MaxNewTokens, model.Config.Context - maxPrompt);
-        if (steps < 1) throw new ArgumentException($"prompt of {maxPrompt} tokens leaves no room in model.context = {model.Config.Context}");
+        int steps = Math.Min(options.MaxNewTokens, model.MaxLength - maxPrompt);
+        if (steps < 1) throw new ArgumentException($"prompt of {maxPrompt} tokens leaves no room in model.context = {model.MaxLength}");
         var device = model.Device;
         var outIds = new List<long[]>();
         var outLogp = new List<float[]>();
@@ -45,7 +45,7 @@ public static class LmSampler
 
         using var noGrad = no_grad();
         using var batch = SequenceBatch.Build(prompts, null, padId, device);
-        using var cache = options.UseKvCache ? new KvCache(model, b, maxPrompt + steps) : null;
+        using var cache = options.UseKvCache ? model.NewCache(b, maxPrompt + steps) : null;
         Tensor tokens = batch.Tokens.alias(), positions = batch.Positions.alias(), valid = batch.KeyValid.alias();
         var nextPos = batch.Positions.select(1, maxPrompt - 1) + 1;
         Tensor input = tokens, inputPos = positions;

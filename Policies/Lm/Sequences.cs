@@ -73,7 +73,7 @@ public static class LmScoring
     /// Log-probabilities [B, Lc] of each completion token given everything before it, and (when asked) the
     /// entropy [B, Lc] of the model's next-token distribution at that place. Differentiable.
     /// </summary>
-    public static (Tensor LogProbs, Tensor? Entropy) CompletionLogProbs(TransformerLm model, SequenceBatch batch, bool withEntropy = false)
+    public static (Tensor LogProbs, Tensor? Entropy) CompletionLogProbs(ICausalLm model, SequenceBatch batch, bool withEntropy = false)
     {
         using var scope = NewDisposeScope();
         if (batch.CompletionLength == 0) throw new ArgumentException("batch has no completion tokens");
@@ -90,10 +90,10 @@ public static class LmScoring
     }
 
     /// <summary>
-    /// Final hidden states [B, Lc, DModel] at the places that predict each completion token (the same columns as
+    /// Final hidden states [B, Lc, HiddenSize] at the places that predict each completion token (the same columns as
     /// <see cref="CompletionLogProbs"/>): the state before token j is emitted, which is what a value head scores.
     /// </summary>
-    public static Tensor CompletionHiddenStates(TransformerLm model, SequenceBatch batch)
+    public static Tensor CompletionHiddenStates(ICausalLm model, SequenceBatch batch)
     {
         using var scope = NewDisposeScope();
         if (batch.CompletionLength == 0) throw new ArgumentException("batch has no completion tokens");

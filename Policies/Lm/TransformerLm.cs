@@ -11,7 +11,7 @@ namespace RlActors.Policies.Lm;
 /// lengths share one batch. Sampling uses a per-layer key/value cache.
 /// Field order is part of the checkpoint format.
 /// </summary>
-public sealed class TransformerLm : Module<Tensor, Tensor>
+public sealed class TransformerLm : Module<Tensor, Tensor>, ICausalLm
 {
     private readonly Embedding tok;
     private readonly Embedding pos;
@@ -57,6 +57,33 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
     /// <summary>Device the parameters live on.</summary>
     public Device Device => head.weight!.device;
 
+    /// <inheritdoc />
+    public int VocabSize => Config.VocabSize;
+    /// <inheritdoc />
+    public int MaxLength => Config.Context;
+    /// <inheritdoc />
+    public int HiddenSize => Config.DModel;
+    /// <inheritdoc />
+    object ICausalLm.Shape => Config;
+    /// <inheritdoc />
+    nn.Module ICausalLm.Module => this;
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> HeadOnlyParameters { get; } = ["head.weight"];
+
+    /// <inheritdoc />
+    public KvCache NewCache(long batch, long maxLength) =>
+        new(Config.Layers, batch, Config.Heads, maxLength, Config.DModel / Config.Heads, tok.weight!.dtype, Device);
+
+    /// <summary>A model of the same shape on the same device with a copy of these weights.</summary>
+    public TransformerLm Clone()
+    {
+        var copy = new TransformerLm(Config, 0, Device);
+        copy.CopyWeightsFrom(this);
+        return copy;
+    }
+
+    ICausalLm ICausalLm.Clone() => Clone();
+
     /// <summary>Plain forward for right-aligned, unpadded input [B, T]: logits [B, T, V].</summary>
     public override Tensor forward(Tensor tokens)
     {
@@ -91,17 +118,9 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
     /// <summary>Embeddings, blocks and the final layer norm (the caller owns the dispose scope).</summary>
     private Tensor Trunk(Tensor tokens, Tensor positions, Tensor keyValid, KvCache? cache)
     {
-        long tq = tokens.shape[1], tk = keyValid.shape[1];
+        long tk = keyValid.shape[1];
         if (tk > Config.Context) throw new ArgumentException($"sequence of {tk} tokens exceeds model.context = {Config.Context}");
-        // mask[b, 1, i, j] = key j is visible from query i: causal, a real token, or the query itself (so that a
-        // padding row never has an empty softmax).
-        var qIndex = arange(tk - tq, tk, device: tokens.device).unsqueeze(1);
-        var kIndex = arange(tk, device: tokens.device).unsqueeze(0);
-        var causal = kIndex.le(qIndex);
-        var diagonal = kIndex.eq(qIndex);
-        var visible = causal.unsqueeze(0).logical_and(keyValid.unsqueeze(1)).logical_or(diagonal.unsqueeze(0));
-        var bias = zeros(visible.shape, dtype: tok.weight!.dtype, device: tokens.device)
-            .masked_fill(visible.logical_not(), float.NegativeInfinity).unsqueeze(1);
+        var bias = AttentionMask.Bias(keyValid, tokens.shape[1], tok.weight!.dtype);
         var x = tok.call(tokens) + pos.call(positions);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, bias, cache?.Layers[i]);
         return lnF.call(x);
@@ -177,53 +196,4 @@ public sealed class TransformerLm : Module<Tensor, Tensor>
 
         public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(x, bias, cache)");
     }
-}
-
-/// <summary>Keys and values of one layer, preallocated for the whole generation.</summary>
-public sealed class LayerCache : IDisposable
-{
-    private readonly Tensor keys;   // B, H, Tmax, Dh
-    private readonly Tensor values;
-    /// <summary>Number of positions filled so far.</summary>
-    public long Length { get; private set; }
-
-    internal LayerCache(long batch, long heads, long maxLength, long headDim, ScalarType dtype, Device device)
-    {
-        keys = zeros(new[] { batch, heads, maxLength, headDim }, dtype: dtype, device: device);
-        values = zeros(new[] { batch, heads, maxLength, headDim }, dtype: dtype, device: device);
-    }
-
-    internal (Tensor Keys, Tensor Values) Append(Tensor k, Tensor v)
-    {
-        long t = k.shape[2];
-        using (no_grad())
-        {
-            keys.narrow(2, Length, t).copy_(k);
-            values.narrow(2, Length, t).copy_(v);
-        }
-        Length += t;
-        return (keys.narrow(2, 0, Length), values.narrow(2, 0, Length));
-    }
-
-    /// <inheritdoc />
-    public void Dispose() { keys.Dispose(); values.Dispose(); }
-}
-
-/// <summary>A key/value cache for every layer of a <see cref="TransformerLm"/>, for one batch of generations.</summary>
-public sealed class KvCache : IDisposable
-{
-    /// <summary>Per-layer caches.</summary>
-    public IReadOnlyList<LayerCache> Layers { get; }
-
-    /// <summary>Allocates a cache for <paramref name="batch"/> rows of up to <paramref name="maxLength"/> positions.</summary>
-    public KvCache(TransformerLm model, long batch, long maxLength)
-    {
-        var c = model.Config;
-        var dtype = model.parameters().First().dtype;
-        Layers = Enumerable.Range(0, c.Layers)
-            .Select(_ => new LayerCache(batch, c.Heads, maxLength, c.DModel / c.Heads, dtype, model.Device)).ToArray();
-    }
-
-    /// <inheritdoc />
-    public void Dispose() { foreach (var l in Layers) l.Dispose(); }
 }

@@ -38,17 +38,21 @@ public sealed record SftOptions
 /// </summary>
 public sealed class SftTrainer : IDisposable
 {
-    private readonly TransformerLm model;
+    private readonly ICausalLm model;
     private readonly SftOptions options;
+    private readonly int eosId, padId;
     private readonly Adam optimizer;
     private int step;
 
-    /// <summary>Trains <paramref name="model"/> in place.</summary>
-    public SftTrainer(TransformerLm model, SftOptions options)
+    /// <summary>Trains <paramref name="model"/> in place; completions end at <paramref name="eosId"/> and are padded with
+    /// <paramref name="padId"/> (the character tokenizer's by default).</summary>
+    public SftTrainer(ICausalLm model, SftOptions options, int eosId = CharTokenizer.Eos, int padId = CharTokenizer.Pad)
     {
         options.Validate();
         this.model = model;
         this.options = options;
+        this.eosId = eosId;
+        this.padId = padId;
         optimizer = optim.Adam(model.parameters(), options.LearningRate);
     }
 
@@ -65,8 +69,8 @@ public sealed class SftTrainer : IDisposable
     {
         model.train();
         using var scope = NewDisposeScope();
-        using var batch = SequenceBatch.Build(prompts, completions, CharTokenizer.Pad, model.Device);
-        var mask = tensor(LmScoring.CompletionMask(completions, batch.CompletionLength, CharTokenizer.Eos, CharTokenizer.Pad),
+        using var batch = SequenceBatch.Build(prompts, completions, padId, model.Device);
+        var mask = tensor(LmScoring.CompletionMask(completions, batch.CompletionLength, eosId, padId),
             new long[] { completions.Count, batch.CompletionLength }, device: model.Device);
         var (logp, _) = LmScoring.CompletionLogProbs(model, batch);
         var loss = -(logp * mask).sum() / mask.sum();

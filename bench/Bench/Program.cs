@@ -21,6 +21,8 @@ if (args.Contains("--help") || args.Contains("-h"))
           --resume-only       only the time from 'rlactors resume' to the first new step (main job, real processes)
           --pipeline-only     only the actor pipeline against the library loop
           --weights-only      only weight distribution: 100 MB to 2 worker processes against a raw loopback TCP copy
+          --hf-only           only the Hugging Face-layout decoder (~25M and ~100M parameters): sampling, GRPO learner MFU,
+                              memory, HF checkpoint save/load
           --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
                               a run of one section replaces only that section's rows
         """);
@@ -29,7 +31,8 @@ if (args.Contains("--help") || args.Contains("-h"))
 bool quick = args.Contains("--quick");
 bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
 bool weightsOnly = args.Contains("--weights-only");
-bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly;
+bool hfOnly = args.Contains("--hf-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || hfOnly;
 bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
@@ -63,18 +66,21 @@ Console.WriteLine($"torch threads: {torch.get_num_threads()}, cores: {Environmen
 // Sections 1-3 run on the process's torch thread, like all torch work in the runtime (see TorchThread).
 if (!only) RlActors.Policies.Runtime.TorchThread.Shared.Run(() => { Micro(); return 0; }).GetAwaiter().GetResult();
 
-void Micro()
-{
-// 1. Reference: dense fp32 matmul throughput.
-double matmulFlops;
+// 1. Reference: dense fp32 matmul throughput (FLOP/s), the denominator of every MFU row.
+double MeasureMatmul()
 {
     var gen = new Generator(1);
     using var a = randn(1024, 1024, generator: gen);
     using var b = randn(1024, 1024, generator: gen);
     double t = TimeMedian(3, reps * 3, () => { using var c = a.matmul(b); });
-    matmulFlops = 2.0 * 1024 * 1024 * 1024 / t;
-    Report("matmul 1024x1024 fp32", $"{matmulFlops / 1e9:F1} GFLOP/s", $"{t * 1e3:F2} ms");
+    double flops = 2.0 * 1024 * 1024 * 1024 / t;
+    Report("matmul 1024x1024 fp32", $"{flops / 1e9:F1} GFLOP/s", $"{t * 1e3:F2} ms");
+    return flops;
 }
+
+void Micro()
+{
+double matmulFlops = MeasureMatmul();
 
 // 2. LM training throughput and model-FLOPs utilisation of a learner step.
 foreach (var (d, layers) in new[] { (128, 2), (256, 4) })
@@ -145,6 +151,26 @@ if (RunSection(resumeOnly))
     Report("resume, part 2: Akka started, one-node cluster up", $"{r.ClusterUp - r.StoreRead:F2} s", "the journal recovers meanwhile");
     Report("resume, part 3: experiment actor started", $"{r.ExperimentStarted - r.ClusterUp:F2} s", "its resume records are written meanwhile");
     Report("resume, part 4: learner loads the checkpoint, first step runs", $"{r.FirstStep - r.ExperimentStarted:F2} s", $"that step's step_s {r.FirstStepSeconds:F2} s; steady state {r.SteadyStepSeconds:F2} s");
+}
+
+// 7. The Hugging Face-layout decoder (issue 15), on the torch thread.
+if (hfOnly)
+{
+    var results = RlActors.Policies.Runtime.TorchThread.Shared.Run(() =>
+    {
+        double matmul = MeasureMatmul();
+        var list = RlActors.Bench.HfBench.Configs
+            .Select(c => RlActors.Bench.HfBench.Run(c.Name, c.Config, body => TimeMedian(1, quick ? 2 : 3, body), Console.Out)).ToList();
+        return (matmul, list);
+    }).GetAwaiter().GetResult();
+    foreach (var r in results.list)
+    {
+        Report($"{r.Name} ({r.Parameters / 1e6:F1}M params) sampling B{r.SampleRows} x {r.SampleNew} new tokens, KV cache", $"{r.SampleRows * r.SampleNew / r.SampleSeconds:N0} tok/s", $"{r.SampleSeconds:F2} s");
+        Report($"{r.Name} GRPO learner step, {r.LearnRows} rows x {r.LearnTokens / r.LearnRows} tokens", $"{r.LearnTokens / r.LearnSeconds:N0} tok/s", $"{r.LearnSeconds:F2} s/step");
+        Report($"{r.Name} learner MFU (vs matmul above)", $"{r.LearnFlops / r.LearnSeconds / results.matmul:P0}", $"{r.LearnFlops / r.LearnSeconds / 1e9:F1} GFLOP/s model FLOPs (scoring pass + fwd/bwd = 4 forwards)");
+        Report($"{r.Name} memory", $"{r.RssModel / 1e6:F0} MB RSS", $"after building the model; peak {r.PeakRss / 1e6:F0} MB after the learner steps (process, cumulative)");
+        Report($"{r.Name} HF checkpoint save / load", $"{r.SaveSeconds:F2} s / {r.LoadSeconds:F2} s", $"model.safetensors {r.SavedBytes / 1e6:F0} MB (F32) + config.json");
+    }
 }
 
 // 4. Actor pipeline against the bare library loop (same configuration, same run).

@@ -21,7 +21,7 @@ internal static class TestModels
     };
 
     /// <summary>Per-token completion log-probabilities as a [B][Lc] array, without gradient.</summary>
-    public static float[][] LogProbs(TransformerLm model, IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> completions)
+    public static float[][] LogProbs(ICausalLm model, IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> completions)
     {
         using var _ = no_grad();
         using var batch = SequenceBatch.Build(prompts, completions, Pad, model.Device);
@@ -36,10 +36,10 @@ internal static class TestModels
     }
 
     /// <summary>Sum of log p(completion | prompt) over the completion's tokens.</summary>
-    public static double SequenceLogProb(TransformerLm model, int[] prompt, int[] completion) =>
+    public static double SequenceLogProb(ICausalLm model, int[] prompt, int[] completion) =>
         LogProbs(model, [prompt], [completion])[0].Sum(x => (double)x);
 
     /// <summary>All parameters, flattened and concatenated, in registration order.</summary>
-    public static float[] Weights(TransformerLm model) =>
-        model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+    public static float[] Weights(ICausalLm model) =>
+        model.parameters().SelectMany(p => p.detach().to_type(ScalarType.Float32).cpu().data<float>().ToArray()).ToArray();
 }
