@@ -9,10 +9,11 @@ namespace RlActors.Bench;
 
 /// <summary>A GRPO experiment hosted by a cluster node in this process, the way <c>run</c> hosts one, with the node's
 /// <paramref name="roles"/>; <c>beforeStart</c> gets the running actor system and its port before the experiment starts
-/// (e.g. to let worker processes join).</summary>
+/// (e.g. to let worker processes join); <c>finished</c> runs when it has finished, before the node leaves.</summary>
 internal static class InProcessHost
 {
-    public static StepLog Run(GrpoSettings settings, IReadOnlyList<string> roles, Action<ActorSystem, int>? beforeStart = null)
+    public static StepLog Run(GrpoSettings settings, IReadOnlyList<string> roles, Action<ActorSystem, int>? beforeStart = null,
+        Action? finished = null)
     {
         var observer = new StepLog();
         int port = ClusterNode.FreePort();
@@ -25,6 +26,7 @@ internal static class InProcessHost
             beforeStart?.Invoke(system, port);
             system.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
             if (observer.Done.Task.GetAwaiter().GetResult() != 0) throw new InvalidOperationException("the experiment failed: " + observer.Error);
+            finished?.Invoke();
         }
         finally { host.StopAsync().GetAwaiter().GetResult(); }
         return observer;

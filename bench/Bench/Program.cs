@@ -177,7 +177,7 @@ if (RunSection(scalingOnly))
     Console.WriteLine("sampler scaling, 1 vs 2 sampler processes (each pinned to its own core, one torch thread), this process the host:");
     var sc = RlActors.Bench.SamplerScalingBench.Run(Console.Out, quick ? 15 : 30);
     string Where(RlActors.Bench.SamplerScalingBench.Measured r) =>
-        $"step {r.StepSeconds:F3} s = train {r.TrainSeconds:F3} s + the rest {r.StepSeconds - r.TrainSeconds:F3} s (sampling, scoring, messages; longest slot {r.SlotSeconds:F3} s); load {r.Load}"
+        $"step {r.StepSeconds:F3} s = train {r.TrainSeconds:F3} s + the rest {r.StepSeconds - r.TrainSeconds:F3} s (sampling, scoring, messages; longest slot {r.SlotSeconds:F3} s); samplers used {r.CoreShare:P0} of their cores, the host process {r.HostCores:F2} cores; load {r.Load}"
         + (r.AllSamplersEveryStep ? "" : "; NOT every step took rollouts from every sampler");
     Report("sampler scaling: 1 sampler process (1st run)", $"{sc.One.RolloutsPerSecond:F0} rollouts/s", Where(sc.One));
     Report("sampler scaling: 2 sampler processes", $"{sc.Two.RolloutsPerSecond:F0} rollouts/s", Where(sc.Two));

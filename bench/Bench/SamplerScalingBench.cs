@@ -37,9 +37,13 @@ public static class SamplerScalingBench
     /// <param name="TrainSeconds">The learner's update (train_s).</param>
     /// <param name="SlotSeconds">Sampling time of the step's longest slot on its sampler (sample_s).</param>
     /// <param name="AllSamplersEveryStep">Whether every counted step took rollouts from every sampler process.</param>
+    /// <param name="CoreShare">CPU time the sampler processes used over the run's wall time, per process (mean): how much of
+    /// its core a sampler got; below its busy share of a step when other processes compete for the core.</param>
+    /// <param name="HostCores">CPU time this process (the host: coordinator, reward worker, learner) used over the same wall
+    /// time, in cores: it runs on the samplers' two cores.</param>
     /// <param name="Load">/proc/loadavg (1-minute) before and after the run.</param>
     public sealed record Measured(int Samplers, double RolloutsPerSecond, double StepSeconds, double TrainSeconds, double SlotSeconds,
-        bool AllSamplersEveryStep, string Load);
+        bool AllSamplersEveryStep, double CoreShare, double HostCores, string Load);
 
     /// <summary>The three runs and the setup they share.</summary>
     public sealed record Result(Measured One, Measured Two, Measured OneAgain, string Setup)
@@ -56,20 +60,20 @@ public static class SamplerScalingBench
         Seed = 1,
         Model = new LmConfig { VocabSize = CharTokenizer.Default.VocabSize, DModel = 16, Layers = 1, Heads = 2, Context = 96 },
         Sft = new SftOptions { Steps = 0 },
-        Grpo = new GrpoOptions { PromptsPerStep = 64, GroupSize = 2, MaxNewTokens = 64 },
+        Grpo = new GrpoOptions { PromptsPerStep = 128, GroupSize = 2, MaxNewTokens = 24 },
         GrpoSteps = steps,
         EvalEvery = 0,
         EvalProblems = 1,
     };
 
-    private static readonly RuntimeOptions Runtime = new() { MaxStaleness = 0, UnitSize = 1, WorkersPerNode = 1 };
+    private static readonly RuntimeOptions Runtime = new() { MaxStaleness = 0, UnitSize = 4, WorkersPerNode = 1 };
 
     public static Result Run(TextWriter log, int steps)
     {
         string dll = ResumeBench.RlactorsDll();
         var o = Options(steps);
         string setup = $"d{o.Model.DModel} L{o.Model.Layers}, no SFT, {o.Grpo.PromptsPerStep} prompts x G{o.Grpo.GroupSize}, " +
-                       $"max-new-tokens {o.Grpo.MaxNewTokens}, 1 prompt per slot, sync, {steps} steps ({WarmupSteps} warm-up)";
+                       $"max-new-tokens {o.Grpo.MaxNewTokens}, {Runtime.UnitSize} prompts per slot, sync, {steps} steps ({WarmupSteps} warm-up)";
         log.WriteLine($"  {setup}");
         // The learner runs on this process's torch thread: one torch thread there too (set where it runs), restored after.
         int threads = TorchThread.Shared.Run(() => { int t = torch.get_num_threads(); torch.set_num_threads(1); return t; }).GetAwaiter().GetResult();
@@ -88,21 +92,29 @@ public static class SamplerScalingBench
         string loadBefore = LoadAverage();
         var settings = new GrpoSettings("sampler-scaling", Options(steps), Runtime, [new RewardSpecDto("outcome", null, 1.0, 10)]);
         var nodes = new List<Process>();
+        var wall = new Stopwatch();
+        double cpuAtStart = 0, cpuAtEnd = 0, hostAtStart = 0, hostAtEnd = 0;
+        static double HostCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         try
         {
             var record = InProcessHost.Run(settings, [Roles.Learner, Roles.Reward], (system, port) =>
             {
                 for (int core = 0; core < samplers; core++) nodes.Add(StartSampler(dll, port, core));
                 WaitForSamplers(system, samplers, nodes);
-            });
+                (cpuAtStart, hostAtStart) = (nodes.Sum(CpuSeconds), HostCpu());
+                wall.Start();
+            }, () => { (cpuAtEnd, hostAtEnd) = (nodes.Sum(CpuSeconds), HostCpu()); wall.Stop(); });
+            double coreShare = (cpuAtEnd - cpuAtStart) / wall.Elapsed.TotalSeconds / samplers;
             var counted = record.Steps.Skip(WarmupSteps).Select(s => s.Metrics).ToList();
             if (counted.Count == 0) throw new InvalidOperationException($"no steps after the {WarmupSteps} warm-up steps");
             double M(string key) => Median(counted.Select(m => m[key]));
             var run = new Measured(samplers, M(RuntimeMetrics.RolloutsPerSecond), M(RuntimeMetrics.StepSeconds), M(RuntimeMetrics.TrainSeconds),
-                M("sample_s"), counted.All(m => (int)m[RuntimeMetrics.Samplers] == samplers), $"{loadBefore} -> {LoadAverage()}");
+                M("sample_s"), counted.All(m => (int)m[RuntimeMetrics.Samplers] == samplers), coreShare,
+                (hostAtEnd - hostAtStart) / wall.Elapsed.TotalSeconds, $"{loadBefore} -> {LoadAverage()}");
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {samplers} sampler(s): {run.RolloutsPerSecond:F0} rollouts/s, step {run.StepSeconds:F3} s (train {run.TrainSeconds:F3} s, " +
-                $"longest slot {run.SlotSeconds:F3} s), every step from all samplers: {run.AllSamplersEveryStep}, load {run.Load}"));
+                $"longest slot {run.SlotSeconds:F3} s), every step from all samplers: {run.AllSamplersEveryStep}, " +
+                $"samplers used {run.CoreShare:P0} of their cores, the host {run.HostCores:F2} cores, load {run.Load}"));
             return run;
         }
         finally
@@ -149,6 +161,18 @@ public static class SamplerScalingBench
             if (watch.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{count} sampler processes did not join within 60 s");
             Thread.Sleep(100);
         }
+    }
+
+    /// <summary>User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s), 0 once it is gone.</summary>
+    private static double CpuSeconds(Process p)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{p.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": state is field 3
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException) { return 0; }
     }
 
     private static string LoadAverage()
