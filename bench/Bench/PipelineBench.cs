@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Akka.Actor;
-using Microsoft.Extensions.DependencyInjection;
 using RlActors.Actors.Experiment;
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Runtime;
@@ -58,32 +56,8 @@ public static class PipelineBench
 
     private static double Actors(GrpoRunOptions options, int steps)
     {
-        var observer = new TimingObserver();
         var settings = new GrpoSettings("bench", options, new RuntimeOptions(), [new RewardSpecDto("outcome", null, 1.0, 10)]);
-        using var host = ClusterNode.Build(new NodeOptions("127.0.0.1", ClusterNode.FreePort(), null, Roles.All, [], []));
-        host.StartAsync().GetAwaiter().GetResult();
-        var system = host.Services.GetRequiredService<ActorSystem>();
-        ClusterNode.WhenUp(system, CancellationToken.None).GetAwaiter().GetResult();
-        system.ActorOf(GrpoPlan.Props(settings, observer), "experiment");
-        if (observer.Done.Task.GetAwaiter().GetResult() != 0) throw new InvalidOperationException("actor pipeline failed: " + observer.Error);
-        host.StopAsync().GetAwaiter().GetResult();
-        var stamps = observer.Stamps;
+        var stamps = InProcessHost.Run(settings, Roles.All).Stamps;
         return Median(Enumerable.Range(11, stamps.Count - 11).Select(i => stamps[i] - stamps[i - 1]));
-    }
-
-    private sealed class TimingObserver : IExperimentObserver
-    {
-        private readonly Stopwatch watch = Stopwatch.StartNew();
-        public List<double> Stamps { get; } = new();
-        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public string? Error { get; private set; }
-        public void Log(string line) { }
-        public void PhaseDone(string phase, double seconds) => Stamps.Add(watch.Elapsed.TotalSeconds);
-        public void StepCompleted(StepReport report) => Stamps.Add(watch.Elapsed.TotalSeconds);
-        public void Evaluation(EvalReport report) { }
-        public void Finished(byte[] finalWeights) => Done.TrySetResult(0);
-        public void CheckpointTaken(long step, RlActors.Policies.Checkpoints.TrainingCheckpoint checkpoint) { }
-        public void Failed(string reason) { Error = reason; Done.TrySetResult(1); }
-        public void Stopped(long step, string reason) { Error = $"stopped after step {step}: {reason}"; Done.TrySetResult(1); }
     }
 }

@@ -21,8 +21,12 @@ if (args.Contains("--help") || args.Contains("-h"))
           --resume-only       only the time from 'rlactors resume' to the first new step (main job, real processes)
           --pipeline-only     only the actor pipeline against the library loop
           --weights-only      only weight distribution: 100 MB to 2 worker processes against a raw loopback TCP copy
+<<<<<<< HEAD
           --hf-only           only the Hugging Face-layout decoder (~25M and ~100M parameters): sampling, GRPO learner MFU,
                               memory, HF checkpoint save/load
+=======
+          --scaling-only      only sampler scaling: 1 vs 2 sampler processes (taskset, one torch thread each), rollouts/s
+>>>>>>> i14-churn
           --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
                               a run of one section replaces only that section's rows
         """);
@@ -30,9 +34,14 @@ if (args.Contains("--help") || args.Contains("-h"))
 }
 bool quick = args.Contains("--quick");
 bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
+<<<<<<< HEAD
 bool weightsOnly = args.Contains("--weights-only");
 bool hfOnly = args.Contains("--hf-only");
 bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || hfOnly;
+=======
+bool weightsOnly = args.Contains("--weights-only"), scalingOnly = args.Contains("--scaling-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || scalingOnly;
+>>>>>>> i14-churn
 bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
@@ -195,6 +204,20 @@ if (RunSection(weightsOnly))
     Report($"raw loopback TCP copy, same bytes, same processes", $"{w.Raw:F3} s", $"{total / w.Raw:F0} MB/s in all (the machine's limit)");
     Report("raw TCP copy into a fresh array + sha256, same processes", $"{w.RawVerified:F3} s", $"{total / w.RawVerified:F0} MB/s in all (the least a checked copy costs)");
     Report("weights / raw TCP throughput", $"{w.Raw / w.Weights:P0}", $"target >= 50%; against the checked raw copy {w.RawVerified / w.Weights:P0}");
+}
+
+// 8. Sampler scaling: the same sampling-bound experiment with 1 and 2 sampler processes, each on its own core.
+if (RunSection(scalingOnly))
+{
+    Console.WriteLine("sampler scaling, 1 vs 2 sampler processes (each pinned to its own core, one torch thread), this process the host:");
+    var sc = RlActors.Bench.SamplerScalingBench.Run(Console.Out, quick ? 15 : 30);
+    string Where(RlActors.Bench.SamplerScalingBench.Measured r) =>
+        $"step {r.StepSeconds:F3} s = train {r.TrainSeconds:F3} s + the rest {r.StepSeconds - r.TrainSeconds:F3} s (sampling, scoring, messages; longest slot {r.SlotSeconds:F3} s); samplers used {r.CoreShare:P0} of their cores, the host process {r.HostCores:F2} cores; load {r.Load}"
+        + (r.AllSamplersEveryStep ? "" : "; NOT every step took rollouts from every sampler");
+    Report("sampler scaling: 1 sampler process (1st run)", $"{sc.One.RolloutsPerSecond:F0} rollouts/s", Where(sc.One));
+    Report("sampler scaling: 2 sampler processes", $"{sc.Two.RolloutsPerSecond:F0} rollouts/s", Where(sc.Two));
+    Report("sampler scaling: 1 sampler process (2nd run)", $"{sc.OneAgain.RolloutsPerSecond:F0} rollouts/s", Where(sc.OneAgain));
+    Report("sampler scaling: 2 / 1 sampler processes, rollouts/s", $"{sc.Ratio:F2}x", $"target >= 1.8x; {sc.Setup}; medians");
 }
 
 if (writePath is not null)

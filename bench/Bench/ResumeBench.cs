@@ -27,11 +27,8 @@ public static class ResumeBench
 
     public static Result Run(TextWriter log, int repetitions)
     {
-        string root = RepoRoot();
-        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-        string dll = Path.Combine(root, "Host", "bin", configuration, "net10.0", "rlactors.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"build the command line first: dotnet build -c {configuration} Host ({dll} is missing)");
-        string conf = Path.Combine(root, "examples", "arithmetic-grpo.conf");
+        string dll = RlactorsDll();
+        string conf = Path.Combine(RepoRoot(), "examples", "arithmetic-grpo.conf");
         string dir = Directory.CreateTempSubdirectory("rl-resume-bench-").FullName;
         const string name = "resume-bench";
         try
@@ -75,6 +72,15 @@ public static class ResumeBench
             .Select(e => (e.GetProperty("step").GetInt64(), e.GetProperty("step_s").GetDouble())).ToList();
 
     private static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+
+    /// <summary>The command line built with this project: Host/bin/&lt;our configuration&gt;/net10.0/rlactors.dll.</summary>
+    internal static string RlactorsDll()
+    {
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string dll = Path.Combine(RepoRoot(), "Host", "bin", configuration, "net10.0", "rlactors.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"build the command line first: dotnet build -c {configuration} Host ({dll} is missing)");
+        return dll;
+    }
 
     private static string RepoRoot()
     {
