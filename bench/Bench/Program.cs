@@ -21,12 +21,9 @@ if (args.Contains("--help") || args.Contains("-h"))
           --resume-only       only the time from 'rlactors resume' to the first new step (main job, real processes)
           --pipeline-only     only the actor pipeline against the library loop
           --weights-only      only weight distribution: 100 MB to 2 worker processes against a raw loopback TCP copy
-<<<<<<< HEAD
           --hf-only           only the Hugging Face-layout decoder (~25M and ~100M parameters): sampling, GRPO learner MFU,
                               memory, HF checkpoint save/load
-=======
           --scaling-only      only sampler scaling: 1 vs 2 sampler processes (taskset, one torch thread each), rollouts/s
->>>>>>> i14-churn
           --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
                               a run of one section replaces only that section's rows
         """);
@@ -34,14 +31,9 @@ if (args.Contains("--help") || args.Contains("-h"))
 }
 bool quick = args.Contains("--quick");
 bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
-<<<<<<< HEAD
-bool weightsOnly = args.Contains("--weights-only");
-bool hfOnly = args.Contains("--hf-only");
-bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || hfOnly;
-=======
 bool weightsOnly = args.Contains("--weights-only"), scalingOnly = args.Contains("--scaling-only");
-bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || scalingOnly;
->>>>>>> i14-churn
+bool hfOnly = args.Contains("--hf-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || scalingOnly || hfOnly;
 bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
