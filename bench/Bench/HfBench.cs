@@ -17,7 +17,7 @@ public static class HfBench
 {
     /// <summary>One model size's numbers (seconds, bytes).</summary>
     public sealed record Result(string Name, long Parameters, int SampleRows, int SampleNew, double SampleSeconds,
-        int LearnRows, int LearnTokens, double LearnSeconds, double LearnFlops, long RssModel, long PeakRss, long SavedBytes,
+        int LearnRows, int LearnTokens, double LearnSeconds, double LearnFlops, double MatmulFlops, long RssModel, long PeakRss, long SavedBytes,
         double SaveSeconds, double LoadSeconds);
 
     /// <summary>The two configurations measured.</summary>
@@ -37,8 +37,10 @@ public static class HfBench
     private static long Rss() { using var p = Process.GetCurrentProcess(); p.Refresh(); return p.WorkingSet64; }
     private static long PeakRss() { using var p = Process.GetCurrentProcess(); p.Refresh(); return p.PeakWorkingSet64; }
 
-    /// <summary>Measures one configuration; <paramref name="median"/>(body) times a body (warm-up, then the median of repetitions).</summary>
-    public static Result Run(string name, HfConfig config, Func<Action, double> median, TextWriter log)
+    /// <summary>Measures one configuration; <paramref name="median"/>(body) times a body (warm-up, then the median of repetitions),
+    /// <paramref name="matmul"/>() measures the matmul FLOP/s, just before the learner step so that its MFU compares like with
+    /// like on a machine whose load changes.</summary>
+    public static Result Run(string name, HfConfig config, Func<Action, double> median, Func<double> matmul, TextWriter log)
     {
         var gen = new Generator(5);
         using var model = new HfDecoderLm(config, initSeed: 7);
@@ -64,6 +66,7 @@ public static class HfBench
             prompts[g],
             Enumerable.Range(0, groupSize).Select(_ => Enumerable.Range(0, completion).Select(_ => 3 + rng.Next(config.VocabSize - 3)).ToArray()).ToArray(),
             Enumerable.Range(0, groupSize).Select(j => (float)j).ToArray())).ToList();
+        double matmulFlops = matmul();
         double learn = median(() => algorithm.Train(batch));
         int rows = groups * groupSize, tokensPerRow = promptLength + completion - 1;
         // Scoring pass (1 forward) + training pass (forward + backward ≈ 3 forwards) per token of every row.
@@ -79,7 +82,7 @@ public static class HfBench
             long saved = new FileInfo(Path.Combine(dir, HfCheckpoint.WeightsFile)).Length;
             double load = median(() => HfCheckpoint.Load(dir).Dispose());
             log.WriteLine($"  checkpoint {saved / 1e6:F0} MB: save {save:F2} s, load {load:F2} s");
-            return new Result(name, parameters, sampleRows, sampleNew, sample, rows, rows * tokensPerRow, learn, flops, rssModel, peak, saved, save, load);
+            return new Result(name, parameters, sampleRows, sampleNew, sample, rows, rows * tokensPerRow, learn, flops, matmulFlops, rssModel, peak, saved, save, load);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -159,16 +159,15 @@ if (hfOnly)
 {
     var results = RlActors.Policies.Runtime.TorchThread.Shared.Run(() =>
     {
-        double matmul = MeasureMatmul();
-        var list = RlActors.Bench.HfBench.Configs
-            .Select(c => RlActors.Bench.HfBench.Run(c.Name, c.Config, body => TimeMedian(1, quick ? 2 : 3, body), Console.Out)).ToList();
-        return (matmul, list);
+        return RlActors.Bench.HfBench.Configs
+            .Select(c => RlActors.Bench.HfBench.Run(c.Name, c.Config, body => TimeMedian(1, quick ? 2 : 3, body), MeasureMatmul, Console.Out)).ToList();
     }).GetAwaiter().GetResult();
-    foreach (var r in results.list)
+    foreach (var r in results)
     {
         Report($"{r.Name} ({r.Parameters / 1e6:F1}M params) sampling B{r.SampleRows} x {r.SampleNew} new tokens, KV cache", $"{r.SampleRows * r.SampleNew / r.SampleSeconds:N0} tok/s", $"{r.SampleSeconds:F2} s");
         Report($"{r.Name} GRPO learner step, {r.LearnRows} rows x {r.LearnTokens / r.LearnRows} tokens", $"{r.LearnTokens / r.LearnSeconds:N0} tok/s", $"{r.LearnSeconds:F2} s/step");
-        Report($"{r.Name} learner MFU (vs matmul above)", $"{r.LearnFlops / r.LearnSeconds / results.matmul:P0}", $"{r.LearnFlops / r.LearnSeconds / 1e9:F1} GFLOP/s model FLOPs (scoring pass + fwd/bwd = 4 forwards)");
+        Report($"{r.Name} learner MFU (vs the matmul measured just before)", $"{r.LearnFlops / r.LearnSeconds / r.MatmulFlops:P0}",
+            $"{r.LearnFlops / r.LearnSeconds / 1e9:F1} GFLOP/s model FLOPs (scoring pass + fwd/bwd = 4 forwards); matmul {r.MatmulFlops / 1e9:F1} GFLOP/s");
         Report($"{r.Name} memory", $"{r.RssModel / 1e6:F0} MB RSS", $"after building the model; peak {r.PeakRss / 1e6:F0} MB after the learner steps (process, cumulative)");
         Report($"{r.Name} HF checkpoint save / load", $"{r.SaveSeconds:F2} s / {r.LoadSeconds:F2} s", $"model.safetensors {r.SavedBytes / 1e6:F0} MB (F32) + config.json");
     }
