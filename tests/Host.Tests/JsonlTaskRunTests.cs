@@ -71,7 +71,7 @@ public sealed class JsonlTaskRunTests
     {
         using var dir = new TempFolder();
         await using var make = await CliProcess.RunAsync(dir.Path, TimeSpan.FromSeconds(120),
-            "make-word-problems", "--out", "wp", "--train", "4000", "--test", "500", "--seed", "1");
+            "make-word-problems", "--out", "wp", "--train", "4000", "--test", "500", "--seed", "1", "--min-ops", "2", "--max-ops", "3");
         Experiments.AssertSucceeded(make);
         foreach (var file in new[] { "train.jsonl", "test.jsonl" })
             Assert.True(File.ReadAllBytes(dir[$"wp/{file}"]).SequenceEqual(File.ReadAllBytes(Repo.InRepo($"examples/data/word-problems/{file}"))),
