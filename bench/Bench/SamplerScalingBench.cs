@@ -52,9 +52,11 @@ public static class SamplerScalingBench
         public double Ratio => Two.RolloutsPerSecond / ((One.RolloutsPerSecond + OneAgain.RolloutsPerSecond) / 2);
     }
 
-    // Sampling-bound: a tiny model (sampling is one forward per new token for the slot's rows, sequentially; the update is
-    // one batched forward/backward over all the step's tokens), no SFT (rows stop when they draw EOS or padding, so a
-    // slot's longest row sets its length), small groups and one prompt per slot (many slots to spread).
+    // Sampling-bound: a tiny model (sampling is one forward per new token for the slot's rows, in sequence, bound by per-call
+    // overhead; the update is one batched forward/backward over every row padded to the step's longest), no SFT (rows stop
+    // when they draw EOS or padding, so a slot's longest row sets its length), small groups and a short max-new-tokens (the
+    // most sampling per trained token), 4 prompts per slot (32 slots a step to spread; fewer pull round trips than 1).
+    // docs/performance.md says what else was tried.
     private static GrpoRunOptions Options(int steps) => new()
     {
         Seed = 1,
