@@ -138,7 +138,7 @@ makeWordProblems.SetAction((pr, _) => Cli.Guard(() =>
 
 var root = new RootCommand("rlactors: actor-model reinforcement learning on Akka.NET and TorchSharp. Exit codes: 0 success, " +
     "1 runtime failure, 2 bad input, 130 stopped by SIGINT (Ctrl+C), 143 stopped by SIGTERM (run/resume: after checkpointing the last completed step)")
-    { run, resume, node, list, show, export, train, makeWordProblems, keys };
+    { run, resume, node, list, show, export, train, makeWordProblems, RlActors.Host.MakeHfModel.Command(), keys };
 // The evidence commands (sweep, ccl-compare, flow-compare, capo-voting): the runs behind the numbers in docs/.
 EvidenceCommands.AddTo(root, args);
 // Parse errors in the user's words: "--port abc: expected a whole number", "unknown command 'frobnicate'", a folder given as a file.

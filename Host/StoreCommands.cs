@@ -27,11 +27,10 @@ public static class StoreCommands
     }
 
     /// <summary>Writes the weights of the latest valid checkpoint of <paramref name="name"/> as safetensors: the GRPO
-    /// policy, the CCL network (forward and feedback weights, and normalisation statistics if any) or the flow
+    /// policy (an hf policy as a Hugging Face model directory), the CCL network (forward and feedback weights, and normalisation statistics if any) or the flow
     /// velocity field.</summary>
     public static async Task<int> Export(string name, string outPath, string? storeValue, TextWriter output)
     {
-        if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) throw new ConfigError($"--out: expected a .safetensors path (got '{outPath}')");
         var store = StoreSupport.Open(storeValue, existing: true);
         var (state, _) = await Read(store, name);
         string origin = $"{store.Location} experiment {name}";

@@ -61,7 +61,7 @@ public sealed record RewardGroup(
     /// </summary>
     /// <exception cref="ArgumentException">There are no completions, or they differ in length.</exception>
     public static RewardGroup FromRow(string groupId, TaskRow row, IReadOnlyList<IReadOnlyList<int>> completions, long policyVersion,
-        CharTokenizer tokenizer, IAnswerVerifier? verifier) =>
+        Environments.Tokenizers.ITokenizer tokenizer, IAnswerVerifier? verifier) =>
         new(groupId, null, row.Prompt, DecodeAll(completions, tokenizer), policyVersion) { Row = row, Verifier = verifier };
 
     /// <summary>
@@ -86,7 +86,7 @@ public sealed record RewardGroup(
         return new RewardGroup(groupId, problem, problem.Prompt, DecodeAll(completions, tokenizer ?? CharTokenizer.Default), policyVersion);
     }
 
-    private static IReadOnlyList<RewardSample> DecodeAll(IReadOnlyList<IReadOnlyList<int>> completions, CharTokenizer tok)
+    private static IReadOnlyList<RewardSample> DecodeAll(IReadOnlyList<IReadOnlyList<int>> completions, Environments.Tokenizers.ITokenizer tok)
     {
         ArgumentNullException.ThrowIfNull(completions);
         if (completions.Count == 0)

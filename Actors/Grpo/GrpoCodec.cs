@@ -30,8 +30,7 @@ internal sealed class GrpoCodec : IPayloadCodec
                 WriteGroups(w, m.Groups); w.Write(m.GeneratedTokens); w.Write(m.SampleSeconds); break;
             case CannotSample m: w.Write(m.Experiment); w.Write(m.Reason); break;
             case PolicyWeights m:
-                w.Write(m.Version); w.Write(m.VocabSize); w.Write(m.DModel); w.Write(m.Layers); w.Write(m.Heads); w.Write(m.Context);
-                w.Write(m.MlpRatio); w.WriteWeightBytes(system, m.Version, m.Bytes, m.Remote); break;
+                w.Write(m.Version); w.Write(m.Model); w.WriteWeightBytes(system, m.Version, m.Bytes, m.Remote); break;
             case ScoreSlot m:
                 w.Write(m.Experiment); w.Write(m.Step); w.Write(m.Slot); w.Write(m.PolicyVersion); WriteTask(w, m.Task);
                 w.Write(m.Rewards.Length);
@@ -74,9 +73,10 @@ internal sealed class GrpoCodec : IPayloadCodec
 
     private static PolicyWeights ReadPolicyWeights(BinaryReader r)
     {
-        long v = r.ReadInt64(); int vocab = r.ReadInt32(), d = r.ReadInt32(), layers = r.ReadInt32(), heads = r.ReadInt32(), context = r.ReadInt32(), mlp = r.ReadInt32();
+        long v = r.ReadInt64();
+        string model = r.ReadString();
         var (bytes, remote) = r.ReadWeightBytes();
-        return new PolicyWeights(v, vocab, d, layers, heads, context, mlp, bytes, remote);
+        return new PolicyWeights(v, model, bytes, remote);
     }
 
     private static ScoreSlot ReadScoreSlot(BinaryReader r)
@@ -114,8 +114,8 @@ internal sealed class GrpoCodec : IPayloadCodec
         return new SlotScored(exp, step, slot, rewards, correct, failures, names, extras, counters);
     }
 
-    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.Kind); w.Write(t.Settings); w.Write(t.DataSeed); }
-    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadUInt64());
+    private static void WriteTask(BinaryWriter w, TaskSpec t) { w.Write(t.Kind); w.Write(t.Settings); w.Write(t.DataSeed); w.WriteNullable(t.Tokenizer); }
+    private static TaskSpec ReadTask(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadUInt64(), r.ReadNullable());
     private static void WriteSampling(BinaryWriter w, SamplingSpec s) { w.Write(s.GroupSize); w.Write(s.Temperature); w.Write(s.TopK); w.Write(s.MaxNewTokens); }
     private static SamplingSpec ReadSampling(BinaryReader r) => new(r.ReadInt32(), r.ReadDouble(), r.ReadInt32(), r.ReadInt32());
 

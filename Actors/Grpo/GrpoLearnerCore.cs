@@ -43,8 +43,7 @@ public sealed class GrpoLearnerCore(GrpoRunOptions options) : ILearnerCore
     /// <inheritdoc />
     public IVersionedWeights Weights(long version)
     {
-        var c = Core.Policy.Config;
-        return new WeightsProtocol.PolicyWeights(version, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, Core.Policy.SaveWeights());
+        return new WeightsProtocol.PolicyWeights(version, Policies.Lm.CausalLms.SpecOf(Core.Policy), Core.Policy.SaveWeights());
     }
 
     /// <inheritdoc />

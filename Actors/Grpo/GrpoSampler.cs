@@ -1,6 +1,5 @@
 using RlActors.Actors.Protocol;
 using RlActors.Actors.Workers;
-using RlActors.Environments.Arithmetic;
 using RlActors.Policies.Lm;
 using static RlActors.Actors.Protocol.SamplerProtocol;
 using static RlActors.Actors.Protocol.WeightsProtocol;
@@ -15,7 +14,8 @@ namespace RlActors.Actors.Grpo;
 /// </summary>
 public sealed class GrpoSampler(string device = "cpu") : IWorkHandler
 {
-    private TransformerLm? model;          // touched only on the torch thread
+    private ICausalLm? model;              // touched only on the torch thread
+    private string? modelSpec;             // the architecture of model
     private PolicyWeights? pending;        // set on the actor's thread, loaded by the next Work
     private long version = -1;
 
@@ -55,11 +55,11 @@ public sealed class GrpoSampler(string device = "cpu") : IWorkHandler
 
     private void LoadWeights(PolicyWeights w)
     {
-        var config = new LmConfig { VocabSize = w.VocabSize, DModel = w.DModel, Layers = w.Layers, Heads = w.Heads, Context = w.Context, MlpRatio = w.MlpRatio };
-        if (model is null || model.Config != config)
+        if (model is null || modelSpec != w.Model)
         {
             model?.Dispose();
-            model = new TransformerLm(config, 0, TorchSharp.torch.device(device));
+            model = CausalLms.ForWeights(w.Model, TorchSharp.torch.device(device));
+            modelSpec = w.Model;
             model.eval();
         }
         model.LoadWeights(w.Bytes);
@@ -67,7 +67,7 @@ public sealed class GrpoSampler(string device = "cpu") : IWorkHandler
 
     /// <summary>The work of one slot: map its draws to train rows, encode their prompts with the task's tokenizer, draw
     /// G completions each from a generator seeded by the slot (call on the torch thread).</summary>
-    public static SlotRollouts SampleSlot(TransformerLm model, SampleTask task, string samplerId)
+    public static SlotRollouts SampleSlot(ICausalLm model, SampleTask task, string samplerId)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var t = task.Task.Open();
@@ -77,7 +77,7 @@ public sealed class GrpoSampler(string device = "cpu") : IWorkHandler
         var prompts = rows.SelectMany(r => Enumerable.Repeat(t.PromptIds(r), g)).ToList();
         using var rng = new TorchSharp.torch.Generator(task.SampleSeed, model.Device);
         var options = new SampleOptions { Temperature = task.Sampling.Temperature, TopK = task.Sampling.TopK, MaxNewTokens = task.Sampling.MaxNewTokens };
-        var result = LmSampler.Sample(model, prompts, options, rng, CharTokenizer.Eos, CharTokenizer.Pad);
+        var result = LmSampler.Sample(model, prompts, options, rng, t.Tokenizer.EosId, t.Tokenizer.PadId);
         var groups = new RolloutGroup[rows.Length];
         for (int i = 0; i < rows.Length; i++)
             groups[i] = new RolloutGroup($"{task.Experiment}/{task.Step}/{task.Slot}/{draws[i]}", rows[i], prompts[i * g],

@@ -7,9 +7,10 @@ public interface IRlMessage;
 /// What the task is, enough for any node to open it and turn a draw index into a train row: its kind
 /// (<see cref="ArithmeticKind"/> or <see cref="JsonlKind"/>), its settings as JSON (the arithmetic options, or the JSONL
 /// task's files, fields, verifier and the host's file hashes) and the seed of the training order (the arithmetic stream's
-/// seed, or the epoch-wise shuffle of the train rows).
+/// seed, or the epoch-wise shuffle of the train rows), and with a pretrained model its tokenizer
+/// (<see cref="Environments.Tokenizers.TokenizerSpec"/> as JSON; null: the task's character table).
 /// </summary>
-public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed)
+public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed, string? Tokenizer = null)
 {
     /// <summary>The kind of the built-in arithmetic generator.</summary>
     public const string ArithmeticKind = "arithmetic";
@@ -27,7 +28,7 @@ public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed)
     /// <summary>The task of a trainer's options: the data set when one is set, else the arithmetic task (training order
     /// seeded with stream 2 of the master seed, as the learner's own RL stream).</summary>
     public static TaskSpec Of(Policies.Training.GrpoRunOptions o) => o.Data is { } d
-        ? new(JsonlKind, d.ToJson(), Environments.SplitMix64.Stream(o.Seed, 2))
+        ? new(JsonlKind, d.ToJson(), Environments.SplitMix64.Stream(o.Seed, 2), o.Tokenizer?.ToJson())
         : Arithmetic(o.Task, Environments.SplitMix64.Stream(o.Seed, 2));
 
     /// <summary>A short description for logs, e.g. <c>jsonl:data/train.jsonl</c>.</summary>
@@ -38,7 +39,8 @@ public sealed record TaskSpec(string Kind, string Settings, ulong DataSeed)
     public Environments.Tasks.TaskRuntime Open() => Opened.GetOrAdd(this, spec => spec.Kind switch
     {
         ArithmeticKind => Environments.Tasks.TaskRuntime.Arithmetic(ArithmeticOptions(), DataSeed),
-        JsonlKind => Environments.Tasks.TaskRuntime.OfJsonl(Environments.Tasks.JsonlTaskOptions.FromJson(Settings), DataSeed),
+        JsonlKind => Environments.Tasks.TaskRuntime.OfJsonl(Environments.Tasks.JsonlTaskOptions.FromJson(Settings), DataSeed,
+            Tokenizer is null ? null : Environments.Tokenizers.TokenizerSpec.FromJson(Tokenizer)),
         _ => throw new Environments.Tasks.TaskDataException($"unknown task kind '{Kind}' (this node knows {ArithmeticKind} and {JsonlKind})"),
     });
 
@@ -123,10 +125,11 @@ public static class SamplerProtocol
 /// <summary>Policy weights of the language-model policy by version. Samplers fetch the version a slot names when they do not have it.</summary>
 public static class WeightsProtocol
 {
-    /// <summary>Weights of one version (TorchSharp's format) and the model's shape. <paramref name="Remote"/>: set (and
+    /// <summary>Weights of one version (TorchSharp's format) and the model's architecture (<paramref name="Model"/>, a
+    /// <see cref="Policies.Lm.CausalLms"/> spec: the node builds the model from it). <paramref name="Remote"/>: set (and
     /// <paramref name="Bytes"/> empty) when the bytes were too large for a remote message and wait on the sender's weight
     /// server; the pull-worker fetches them (<see cref="Runtime.Weights.WeightDistribution.FetchAsync"/>) before its handler sees them.</summary>
-    public sealed record PolicyWeights(long Version, int VocabSize, int DModel, int Layers, int Heads, int Context, int MlpRatio, byte[] Bytes,
+    public sealed record PolicyWeights(long Version, string Model, byte[] Bytes,
         Runtime.Weights.WeightsRef? Remote = null) : IVersionedWeights
     {
         /// <inheritdoc />

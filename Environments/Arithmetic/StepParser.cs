@@ -20,7 +20,14 @@ public static class StepParser
     /// <summary>Parses a completion.</summary>
     /// <param name="completionIds">The generated ids, starting right after the prompt.</param>
     /// <param name="tok">The tokenizer the ids come from.</param>
-    public static ParsedResponse Parse(ReadOnlySpan<int> completionIds, CharTokenizer tok)
+    public static ParsedResponse Parse(ReadOnlySpan<int> completionIds, CharTokenizer tok) => Parse(completionIds, (Tokenizers.ITokenizer)tok);
+
+    /// <summary>
+    /// Parses a completion of any tokenizer. With <see cref="CharTokenizer"/> one id is one character, so the step and
+    /// answer positions are token indices; with another tokenizer the text is decoded first and the positions (and
+    /// <see cref="ParsedResponse.TerminalIndex"/>) are character indices of that text.
+    /// </summary>
+    public static ParsedResponse Parse(ReadOnlySpan<int> completionIds, Tokenizers.ITokenizer tok)
     {
         ArgumentNullException.ThrowIfNull(tok);
 
@@ -33,14 +40,23 @@ public static class StepParser
                 break;
             }
         }
-        bool endsWithEos = terminal >= 0 && completionIds[terminal] == CharTokenizer.Eos;
+        bool endsWithEos = terminal >= 0 && completionIds[terminal] == tok.EosId;
         int contentLength = terminal >= 0 ? terminal : completionIds.Length;
 
-        // One char per id, so character indices are token indices.
-        var chars = new char[contentLength];
-        for (int i = 0; i < contentLength; i++)
-            chars[i] = tok.TryGetChar(completionIds[i], out char c) ? c : CharTokenizer.Unknown;
-        var text = new string(chars);
+        string text;
+        if (tok is CharTokenizer chars)
+        {
+            // One char per id, so character indices are token indices.
+            var buffer = new char[contentLength];
+            for (int i = 0; i < contentLength; i++)
+                buffer[i] = chars.TryGetChar(completionIds[i], out char c) ? c : CharTokenizer.Unknown;
+            text = new string(buffer);
+        }
+        else
+        {
+            text = tok.Decode(completionIds[..contentLength]);
+            if (terminal >= 0) terminal = text.Length;
+        }
 
         var steps = new List<ParsedStep>();
         bool anyMalformedStep = false;

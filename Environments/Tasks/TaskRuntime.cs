@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using RlActors.Environments.Arithmetic;
+using RlActors.Environments.Tokenizers;
 
 namespace RlActors.Environments.Tasks;
 
@@ -164,28 +165,37 @@ public sealed class JsonlTask
 public sealed class TaskRuntime
 {
     private readonly EpochOrder? order;
+    private readonly HfTokenizer? pretrained;
+    private readonly PromptTemplate? template;
 
-    private TaskRuntime(ArithmeticGenerator? generator, JsonlTask? jsonl, ulong dataSeed)
+    private TaskRuntime(ArithmeticGenerator? generator, JsonlTask? jsonl, ulong dataSeed, TokenizerSpec? tokenizer = null)
     {
         Generator = generator;
         Jsonl = jsonl;
         if (jsonl is not null) order = new EpochOrder(jsonl.Train.Count!.Value, dataSeed);
-        Tokenizer = jsonl?.Tokenizer ?? CharTokenizer.Default;
+        if (tokenizer is not null)
+        {
+            if (jsonl is null) throw new ArgumentException("a pretrained model's tokenizer needs a data-set task (task.type = \"jsonl\"); the arithmetic task's rewards read its character ids");
+            (pretrained, template) = tokenizer.Open();
+        }
+        Tokenizer = pretrained ?? jsonl?.Tokenizer ?? (ITokenizer)CharTokenizer.Default;
     }
 
     /// <summary>The arithmetic task's training stream (null for a data set).</summary>
     public ArithmeticGenerator? Generator { get; }
     /// <summary>The data set (null for the arithmetic task).</summary>
     public JsonlTask? Jsonl { get; }
-    /// <summary>The tokenizer of the task.</summary>
-    public CharTokenizer Tokenizer { get; }
+    /// <summary>The tokenizer of the task: the model's (<see cref="TokenizerSpec"/>) when one is given, else the task's
+    /// character table (<see cref="CharTokenizer.Default"/> for arithmetic, the data set's own otherwise).</summary>
+    public ITokenizer Tokenizer { get; }
 
     /// <summary>The arithmetic task whose training stream has seed <paramref name="dataSeed"/>.</summary>
     public static TaskRuntime Arithmetic(ArithmeticOptions options, ulong dataSeed) => new(new ArithmeticGenerator(options, dataSeed), null, dataSeed);
 
-    /// <summary>A JSONL task (files read once per process), its training order seeded by <paramref name="dataSeed"/>.</summary>
+    /// <summary>A JSONL task (files read once per process), its training order seeded by <paramref name="dataSeed"/>, its text
+    /// encoded with <paramref name="tokenizer"/> (null: the data set's character table).</summary>
     /// <exception cref="TaskDataException">A file is missing, malformed or differs from the host's.</exception>
-    public static TaskRuntime OfJsonl(JsonlTaskOptions options, ulong dataSeed) => new(null, JsonlTask.Open(options), dataSeed);
+    public static TaskRuntime OfJsonl(JsonlTaskOptions options, ulong dataSeed, TokenizerSpec? tokenizer = null) => new(null, JsonlTask.Open(options), dataSeed, tokenizer);
 
     /// <summary>The train row index of draw <paramref name="draw"/>.</summary>
     public long RowOfDraw(long draw) => order?.RowOf(draw) ?? draw;
@@ -197,5 +207,23 @@ public sealed class TaskRuntime
     public ArithmeticProblem? Problem(long row) => Generator?.Get(row);
 
     /// <summary>The prompt ids of train row <paramref name="row"/>.</summary>
-    public int[] PromptIds(long row) => Jsonl is null ? Tokenizer.Encode(Generator!.Get(row).Prompt) : Tokenizer.Encode(JsonlTask.PromptText(Jsonl.Train.Get(row)));
+    public int[] PromptIds(long row) => Jsonl is null ? Tokenizer.Encode(Generator!.Get(row).Prompt) : PromptIds(Jsonl.Train.Get(row));
+
+    /// <summary>The prompt ids of a data-set row (train or test): with a model's tokenizer the prompt rendered by the template
+    /// (and the begin token when the model uses one), else <see cref="JsonlTask.PromptText"/> in the character table.</summary>
+    public int[] PromptIds(TaskRow row) => pretrained is not null ? pretrained.EncodePrompt(row.Prompt, template) : Tokenizer.Encode(JsonlTask.PromptText(row));
+
+    /// <summary>The SFT target of a data-set row: its solution and the end token (null without a solution field).</summary>
+    public int[]? SolutionIds(TaskRow row) => Jsonl?.Solution(row) is { } s ? [.. Tokenizer.Encode(s), Tokenizer.EosId] : null;
+
+    /// <summary>Tokens of the longest prompt (train and test) and of the longest train prompt with its SFT target (0 without a
+    /// solution field) in this task's encoding; for the arithmetic task, both 0 (its lengths come from its format).</summary>
+    public (int Prompt, int PromptAndSolution) LongestTokens()
+    {
+        if (Jsonl is not { } j) return (0, 0);
+        if (pretrained is null) return (j.LongestPrompt, j.Options.SolutionField is null ? 0 : j.LongestPrompt + j.LongestSolution + 1);
+        int prompt = j.Train.Rows.Concat(j.Test.Rows).Max(r => PromptIds(r).Length);
+        int both = j.Options.SolutionField is null ? 0 : j.Train.Rows.Max(r => PromptIds(r).Length + SolutionIds(r)!.Length);
+        return (prompt, both);
+    }
 }

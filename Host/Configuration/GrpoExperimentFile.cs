@@ -41,7 +41,21 @@ public sealed record GrpoExperiment(string Name, GrpoRunOptions Options, int Log
     internal string? JsonlKeySet { get; init; }
     /// <summary>The task types.</summary>
     internal const string ArithmeticTask = "arithmetic", JsonlTask = "jsonl";
+    /// <summary>The model type (key <c>model.type</c>): gpt (the toy GPT, keys model.d-model ..) or hf (a Hugging Face-layout directory).</summary>
+    internal string ModelType { get; init; } = GptModel;
+    /// <summary>The first GPT-only <c>model.*</c> key the file set, or null.</summary>
+    internal string? GptKeySet { get; init; }
+    /// <summary>The first hf-only <c>model.*</c> key the file set, or null.</summary>
+    internal string? HfKeySet { get; init; }
+    /// <summary>The model types.</summary>
+    internal const string GptModel = "gpt", HfModel = "hf";
+    /// <summary>Settings of a pretrained model (keys model.path .. model.eos-token), gathered before they are checked.</summary>
+    internal HfKeys Hf { get; init; } = new();
 }
+
+/// <summary>The <c>model.*</c> keys of <c>model.type = "hf"</c> as the file gives them.</summary>
+internal sealed record HfKeys(string? Path = null, string Dtype = "float32", string? Tokenizer = null, string Template = "auto",
+    string Format = "{prompt}\n", string? SystemPrompt = null, string? EosToken = null);
 
 /// <summary>
 /// Reads HOCON experiment files. Every key is listed in <see cref="Keys"/> with its meaning; an unknown key, a
@@ -69,11 +83,21 @@ public static class GrpoExperimentFile
         new("seed", "master seed (model init, data order, sampling)", (e, v, k) => e with { Options = e.Options with { Seed = (ulong)Long(v, k, 0) } }),
         new("device", "torch device: cpu or cuda", (e, v, k) => e with { Options = e.Options with { Device = Str(v, k) } }),
         new("log-every", "print a metrics line every N GRPO steps", (e, v, k) => e with { LogEvery = Int(v, k, 1) }),
-        new("model.d-model", "width of the residual stream", (e, v, k) => M(e, m => m with { DModel = Int(v, k, 1) })),
-        new("model.layers", "transformer blocks", (e, v, k) => M(e, m => m with { Layers = Int(v, k, 1) })),
-        new("model.heads", "attention heads (must divide d-model)", (e, v, k) => M(e, m => m with { Heads = Int(v, k, 1) })),
-        new("model.context", "longest prompt + completion in tokens", (e, v, k) => M(e, m => m with { Context = Int(v, k, 2) })),
-        new("model.mlp-ratio", "MLP width as a multiple of d-model", (e, v, k) => M(e, m => m with { MlpRatio = Int(v, k, 1) })),
+        new("model.type", "the policy: gpt (the default: a small GPT trained from scratch, keys model.d-model .. model.mlp-ratio) or hf (a Llama / Qwen2 checkpoint in the Hugging Face layout, keys model.path .. model.eos-token; needs task.type = \"jsonl\")",
+            (e, v, k) => Str(v, k) is GrpoExperiment.GptModel or GrpoExperiment.HfModel ? e with { ModelType = Str(v, k) }
+                : throw new ConfigError($"{k}: expected {GrpoExperiment.GptModel} or {GrpoExperiment.HfModel}, got '{Str(v, k)}'")),
+        new("model.d-model", "gpt: width of the residual stream", (e, v, k) => M(e, k, m => m with { DModel = Int(v, k, 1) })),
+        new("model.layers", "gpt: transformer blocks", (e, v, k) => M(e, k, m => m with { Layers = Int(v, k, 1) })),
+        new("model.heads", "gpt: attention heads (must divide d-model)", (e, v, k) => M(e, k, m => m with { Heads = Int(v, k, 1) })),
+        new("model.context", "gpt: longest prompt + completion in tokens", (e, v, k) => M(e, k, m => m with { Context = Int(v, k, 2) })),
+        new("model.mlp-ratio", "gpt: MLP width as a multiple of d-model", (e, v, k) => M(e, k, m => m with { MlpRatio = Int(v, k, 1) })),
+        new("model.path", "hf: the model directory (config.json, model.safetensors or shards with model.safetensors.index.json, tokenizer files), read by the learner; samplers get the weights from it", (e, v, k) => H(e, k, h => h with { Path = Str(v, k) })),
+        new("model.dtype", "hf: dtype the parameters are loaded and trained in: float32 (the default), bfloat16 or float16", (e, v, k) => H(e, k, h => h with { Dtype = Str(v, k) })),
+        new("model.tokenizer", "hf: the directory of the tokenizer files (tokenizer.json, or vocab.json + merges.txt, or one *.tiktoken; tokenizer_config.json) when not model.path; the same files must be at that path on every node (checked by SHA-256)", (e, v, k) => H(e, k, h => h with { Tokenizer = Str(v, k) })),
+        new("model.prompt-template", "hf: how a task prompt becomes the model's text: auto (the chat markup of tokenizer_config.json's chat_template, else plain), plain (model.prompt-format), chatml (Qwen2) or llama3", (e, v, k) => H(e, k, h => h with { Template = Str(v, k) })),
+        new("model.prompt-format", "hf: the plain template, holding {prompt} once (default \"{prompt}\\n\")", (e, v, k) => H(e, k, h => h with { Format = Str(v, k) })),
+        new("model.system-prompt", "hf: a system turn before each prompt (chat templates)", (e, v, k) => H(e, k, h => h with { SystemPrompt = Str(v, k) })),
+        new("model.eos-token", "hf: the token that ends a completion when not the tokenizer files' eos_token (e.g. \"<|im_end|>\" to train a ChatML base model in chat form)", (e, v, k) => H(e, k, h => h with { EosToken = Str(v, k) })),
         new("task.type", "the task: arithmetic (the default: the built-in generator, keys task.min-ops .. task.operators) or jsonl (a data set, keys task.train .. task.tolerance)",
             (e, v, k) => Str(v, k) is GrpoExperiment.ArithmeticTask or GrpoExperiment.JsonlTask ? e with { TaskType = Str(v, k) }
                 : throw new ConfigError($"{k}: expected {GrpoExperiment.ArithmeticTask} or {GrpoExperiment.JsonlTask}, got '{Str(v, k)}'")),
@@ -194,6 +218,7 @@ public static class GrpoExperimentFile
             string other = LmAlgorithms.All.First(a => a.OptionsType.IsInstanceOfType(set)).Name;
             throw new ConfigError($"{origin}: {other}.* keys are set but algorithm = \"{exp.Options.Algorithm}\"; add algorithm = \"{other}\" or remove them");
         }
+        exp = WithModel(exp, origin);
         exp = WithTask(exp, origin);
         try
         {
@@ -232,12 +257,53 @@ public static class GrpoExperimentFile
     private static void CheckContext(GrpoRunOptions o, int prompt, string promptText, int? sft, string sftText, Func<string, Exception> error)
     {
         int context = o.Model.Context, maxNew = o.Grpo.MaxNewTokens;
+        // An hf model's context is its config.json's max_position_embeddings, which the file cannot raise.
+        string name = o.Pretrained is null ? $"model.context = {context}" : $"the model's max_position_embeddings ({context}, {o.Pretrained.Path}/config.json)";
+        string raise(int n) => o.Pretrained is null ? $"raise model.context to {n}" : "shorten the task's prompts";
         if (prompt + maxNew > context)
-            throw error($"model.context = {context} is too short: {promptText} has {prompt} tokens and " +
-                        $"grpo.max-new-tokens = {maxNew} come after it, {prompt + maxNew} in all; raise model.context to " +
-                        $"{prompt + maxNew} or lower grpo.max-new-tokens");
+            throw error($"{name} is too short: {promptText} has {prompt} tokens and " +
+                        $"grpo.max-new-tokens = {maxNew} come after it, {prompt + maxNew} in all; {raise(prompt + maxNew)} or lower grpo.max-new-tokens");
         if (o.Sft.Steps > 0 && sft is int n && n > context)
-            throw error($"model.context = {context} is too short for SFT: {sftText} has {n} tokens; raise model.context to {n}");
+            throw error($"{name} is too short for SFT: {sftText} has {n} tokens; {raise(n)}");
+    }
+
+    /// <summary>
+    /// model.type = "hf": the directory's config.json must load (errors name the file and key), GPT keys are refused, and
+    /// the tokenizer is opened and its files' SHA-256 pinned into the settings the nodes get. A gpt model refuses hf keys.
+    /// </summary>
+    private static GrpoExperiment WithModel(GrpoExperiment exp, string origin)
+    {
+        if (exp.ModelType == GrpoExperiment.GptModel)
+        {
+            if (exp.HfKeySet is { } key)
+                throw new ConfigError($"{origin}: {key} is a key of model.type = \"hf\" but the model is the toy GPT; add model.type = \"hf\"");
+            return exp;
+        }
+        if (exp.GptKeySet is { } gpt)
+            throw new ConfigError($"{origin}: {gpt} is a key of model.type = \"gpt\"; an hf model's shape comes from its config.json, remove it");
+        var h = exp.Hf;
+        if (h.Path is null) throw new ConfigError($"{origin}: model.path: missing (model.type = \"hf\" needs the model directory)");
+        if (!Directory.Exists(h.Path)) throw new ConfigError($"model.path = \"{h.Path}\": the directory does not exist");
+        var pretrained = new Policies.Lm.PretrainedModel(h.Path, h.Dtype);
+        var tokenizer = new Environments.Tokenizers.TokenizerSpec
+        {
+            Directory = h.Tokenizer ?? h.Path, Template = h.Template, Format = h.Format, SystemPrompt = h.SystemPrompt, EosToken = h.EosToken,
+        };
+        Policies.Hf.HfConfig config;
+        try
+        {
+            pretrained.Validate();
+            tokenizer.Validate();
+            config = pretrained.Config();
+            tokenizer = tokenizer.Pinned();
+        }
+        catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
+        catch (InvalidDataException e) { throw new ConfigError($"model.path: {e.Message}"); }
+        catch (Environments.Tasks.TaskDataException e) { throw new ConfigError($"model.tokenizer: {e.Message}"); }
+        var (vocab, _) = tokenizer.Open();
+        if (vocab.VocabSize > config.VocabSize)
+            throw new ConfigError($"model.tokenizer: {tokenizer.Directory} has {vocab.VocabSize} ids but {h.Path}/config.json has vocab_size {config.VocabSize}");
+        return exp with { Options = exp.Options with { Pretrained = pretrained, Tokenizer = tokenizer, Model = exp.Options.Model with { Context = config.MaxPositionEmbeddings } } };
     }
 
     /// <summary>The rewards that read the arithmetic problem (its steps), which a data-set task does not have.</summary>
@@ -269,9 +335,13 @@ public static class GrpoExperimentFile
         catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
         catch (Environments.Tasks.TaskDataException e) { throw new ConfigError(e.Message); }
         catch (IOException e) { throw new ConfigError($"{d.Train}: {e.Message}"); }
-        var o = exp.Options with { Data = task.Pinned, Model = exp.Options.Model with { VocabSize = task.Tokenizer.VocabSize } };
-        CheckContext(o, task.LongestPrompt, "the longest prompt of the task (with its newline)",
-            d.SolutionField is null ? null : task.LongestPrompt + task.LongestSolution + 1,
+        var o = exp.Options with { Data = task.Pinned };
+        if (o.Pretrained is null) o = o with { Model = o.Model with { VocabSize = task.Tokenizer.VocabSize } };
+        // Lengths in the policy's tokens: one per character with the task's character table, the model tokenizer's otherwise.
+        var (prompt, promptAndSolution) = Environments.Tasks.TaskRuntime.OfJsonl(task.Pinned, 0, o.Tokenizer).LongestTokens();
+        string unit = o.Pretrained is null ? "(with its newline)" : "(rendered by model.prompt-template)";
+        CheckContext(o, prompt, $"the longest prompt of the task {unit}",
+            d.SolutionField is null ? null : promptAndSolution,
             "the longest train prompt with its solution and end token", m => new ConfigError($"{origin}: {m}"));
         return exp with { Options = o };
     }
@@ -299,7 +369,9 @@ public static class GrpoExperimentFile
         return exp with { Capo = capo, Rewards = rewards };
     }
 
-    private static GrpoExperiment M(GrpoExperiment e, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) => e with { Options = e.Options with { Model = f(e.Options.Model) } };
+    private static GrpoExperiment M(GrpoExperiment e, string key, Func<Policies.Lm.LmConfig, Policies.Lm.LmConfig> f) =>
+        e with { Options = e.Options with { Model = f(e.Options.Model) }, GptKeySet = e.GptKeySet ?? key };
+    private static GrpoExperiment H(GrpoExperiment e, string key, Func<HfKeys, HfKeys> f) => e with { Hf = f(e.Hf), HfKeySet = e.HfKeySet ?? key };
     private static GrpoExperiment T(GrpoExperiment e, string key, Func<Environments.Arithmetic.ArithmeticOptions, Environments.Arithmetic.ArithmeticOptions> f) =>
         e with { Options = e.Options with { Task = f(e.Options.Task) }, ArithmeticKeySet = e.ArithmeticKeySet ?? key };
     private static GrpoExperiment D(GrpoExperiment e, string key, Func<Environments.Tasks.JsonlTaskOptions, Environments.Tasks.JsonlTaskOptions> f) =>

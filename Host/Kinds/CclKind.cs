@@ -23,6 +23,7 @@ internal sealed class CclKind : IExperimentKind
     /// <summary>Both networks: forward W and feedback B of every layer, and the normalisation statistics if any.</summary>
     public string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath)
     {
+        ExperimentKinds.RequireSafetensorsPath(outPath);
         var architecture = CclExperimentFile.Parse(configText, origin, []).Options.Architecture;
         using var network = new CclNetwork(architecture, 0);
         network.LoadWeights(checkpoint.PolicyWeights);

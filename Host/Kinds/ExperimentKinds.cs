@@ -20,8 +20,9 @@ public interface IExperimentKind
     /// <summary>Parses and checks experiment text with <paramref name="overrides"/> ("key=value"): everything that can be
     /// checked before anything starts. Bad input is a <see cref="Configuration.ConfigError"/>.</summary>
     IRunnableExperiment Parse(string text, string origin, IReadOnlyList<string> overrides);
-    /// <summary>Writes the model of <paramref name="checkpoint"/> of an experiment recorded with <paramref name="configText"/> as
-    /// safetensors at <paramref name="outPath"/>; returns what it wrote (e.g. "policy"). Parses only what the model's shape
+    /// <summary>Writes the model of <paramref name="checkpoint"/> of an experiment recorded with <paramref name="configText"/> at
+    /// <paramref name="outPath"/> (a .safetensors file, or a Hugging Face model directory for an hf policy; a path of the
+    /// wrong form is a <see cref="Configuration.ConfigError"/> before anything is written); returns what it wrote (e.g. "policy"). Parses only what the model's shape
     /// needs (no data set is loaded).</summary>
     string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath);
 }
@@ -35,6 +36,13 @@ public static class ExperimentKinds
     public const string Ccl = "ccl";
     /// <summary>Flow-GRPO / TempFlow-GRPO on a flow-matching policy, with explorer actors.</summary>
     public const string Flow = "flow";
+
+    /// <summary>The export path of a kind that writes one safetensors file; any other path is bad input naming --out.</summary>
+    public static void RequireSafetensorsPath(string outPath)
+    {
+        if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new Configuration.ConfigError($"--out: expected a .safetensors path (got '{outPath}')");
+    }
 
     /// <summary>Every kind, the default first.</summary>
     public static readonly IReadOnlyList<IExperimentKind> All = [new GrpoKind(), new CclKind(), new FlowKind()];

@@ -23,6 +23,7 @@ internal sealed class FlowKind : IExperimentKind
     /// <summary>The velocity field.</summary>
     public string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath)
     {
+        ExperimentKinds.RequireSafetensorsPath(outPath);
         var spec = FlowExperimentFile.Parse(configText, origin, []).Model;
         using var model = spec.Create(0);
         model.LoadWeights(checkpoint.PolicyWeights);

@@ -4,6 +4,7 @@ using RlActors.Actors.Grpo;
 using RlActors.Actors.Runtime;
 using RlActors.Host.Configuration;
 using RlActors.Policies.Checkpoints;
+using RlActors.Policies.Hf;
 using RlActors.Policies.Lm;
 using RlActors.Policies.Training;
 using RlActors.Rewards;
@@ -25,6 +26,8 @@ internal sealed class GrpoKind : IExperimentKind
     public string Export(string configText, string origin, TrainingCheckpoint checkpoint, string outPath)
     {
         var options = GrpoExperimentFile.Parse(configText, origin, []).Options;
+        if (options.Pretrained is { } pretrained) return ExportPretrained(options, pretrained, checkpoint, outPath);
+        ExperimentKinds.RequireSafetensorsPath(outPath);
         if (options.Algorithm == "grpo")
         {
             using var lm = new TransformerLm(options.Model, 0);
@@ -34,10 +37,25 @@ internal sealed class GrpoKind : IExperimentKind
         }
         using var core = new GrpoTrainer(options);
         core.LoadCheckpoint(checkpoint);
-        var tensors = core.Policy.state_dict();
+        var tensors = core.Policy.Module.state_dict();
         foreach (var (key, tensor) in core.Algorithm.ExportTensors()) tensors[key] = tensor;
         SafetensorsExport.Write(tensors, outPath);
         return $"policy and {options.Algorithm}'s own tensors";
+    }
+
+    /// <summary>An hf policy goes back to the Hugging Face layout: a directory with config.json, the weights (sharded above
+    /// 5 GB) and the tokenizer files, which transformers loads. Only the policy: an algorithm's own tensors (PPO's critic)
+    /// have no place in that layout.</summary>
+    private static string ExportPretrained(GrpoRunOptions options, PretrainedModel pretrained, TrainingCheckpoint checkpoint, string outPath)
+    {
+        if (outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new ConfigError($"--out: model.type = \"hf\" exports a Hugging Face model directory; give a directory, not a .safetensors file (got '{outPath}')");
+        if (File.Exists(outPath)) throw new ConfigError($"--out: '{outPath}' is a file; give a directory (created if missing)");
+        var config = pretrained.Config();
+        using var model = HfDecoderLm.ForWeights(config, HfConfig.DtypeOf(pretrained.Dtype, "model.dtype"));
+        model.LoadWeights(checkpoint.PolicyWeights);
+        HfPretrained.Export(model, options.Tokenizer?.Directory, outPath);
+        return options.Algorithm == "grpo" ? "the policy as a Hugging Face model directory" : $"the policy as a Hugging Face model directory ({options.Algorithm}'s own tensors are not part of that layout)";
     }
 }
 
@@ -60,7 +78,8 @@ internal sealed class GrpoRun(GrpoExperiment exp) : IRunnableExperiment
         {
             var o = exp.Options;
             string task = o.Data is { } d ? $"task {d.Train} ({d.Verifier} verifier{(d.SolutionField is null ? ", no SFT: no task.solution-field" : "")})" : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops";
-            return $"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers}, {task}, " +
+            string model = o.Pretrained is { } p ? $"{p.Path} ({p.Config()}, {p.Dtype})" : $"d{o.Model.DModel}x{o.Model.Layers}";
+            return $"experiment {exp.Name}: model {model}, {task}, " +
                    $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
                    $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +
                    $"rewards {string.Join(" + ", exp.Rewards.Select(r => $"{r.Weight}*{r.Type}"))}";

@@ -22,9 +22,9 @@ public static class ArithmeticLm
     public sealed record EvalResult(double Accuracy, double StepAccuracy, IReadOnlyDictionary<ResponseStatus, int> Statuses, int Problems);
 
     /// <summary>Greedy accuracy of <paramref name="model"/> on <paramref name="problems"/>.</summary>
-    public static EvalResult Evaluate(TransformerLm model, IReadOnlyList<ArithmeticProblem> problems, int maxNewTokens, int batchSize = 250)
+    public static EvalResult Evaluate(ICausalLm model, IReadOnlyList<ArithmeticProblem> problems, int maxNewTokens, int batchSize = 250)
     {
-        bool wasTraining = model.training;
+        bool wasTraining = model.Module.training;
         model.eval();
         int correct = 0, steps = 0, goodSteps = 0;
         var statuses = new Dictionary<ResponseStatus, int>();

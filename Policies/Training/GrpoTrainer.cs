@@ -2,6 +2,7 @@ using System.Diagnostics;
 using RlActors.Environments;
 using RlActors.Environments.Arithmetic;
 using RlActors.Environments.Tasks;
+using RlActors.Environments.Tokenizers;
 using RlActors.Policies.Algorithms;
 using RlActors.Policies.Checkpoints;
 using RlActors.Policies.Grpo;
@@ -18,8 +19,14 @@ public sealed record GrpoRunOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Torch device: "cpu" or "cuda" (needs a CUDA libtorch, see README).</summary>
     public string Device { get; init; } = "cpu";
-    /// <summary>Model shape. With a data-set task (<see cref="Data"/>) the vocabulary size follows that task's tokenizer.</summary>
+    /// <summary>Model shape of the toy GPT (model.type = "gpt"). With a data-set task (<see cref="Data"/>) the vocabulary size
+    /// follows that task's tokenizer. Unused with <see cref="Pretrained"/>.</summary>
     public LmConfig Model { get; init; } = new() { VocabSize = CharTokenizer.Default.VocabSize };
+    /// <summary>A Hugging Face-layout model to start from instead of a fresh GPT (model.type = "hf"); needs a data-set task and
+    /// <see cref="Tokenizer"/>.</summary>
+    public PretrainedModel? Pretrained { get; init; }
+    /// <summary>The pretrained model's tokenizer and prompt template (null: the task's character table).</summary>
+    public TokenizerSpec? Tokenizer { get; init; }
     /// <summary>Problem distribution of the arithmetic task (training and evaluation); unused when <see cref="Data"/> is set.</summary>
     public ArithmeticOptions Task { get; init; } = new();
     /// <summary>A JSONL data-set task instead of the arithmetic generator (null: arithmetic).</summary>
@@ -59,6 +66,14 @@ public sealed record GrpoRunOptions
         if (EvalProblems < 1) throw new ArgumentException($"eval.problems must be >= 1 (got {EvalProblems})");
         if (EvalEvery < 0) throw new ArgumentException($"eval.every must be >= 0 (got {EvalEvery})");
         Data?.Validate();
+        if (Pretrained is not null)
+        {
+            Pretrained.Validate();
+            if (Data is null) throw new ArgumentException("model.type = \"hf\" needs a data-set task (task.type = \"jsonl\"): the arithmetic task's rewards read its character ids");
+            if (Tokenizer is null) throw new ArgumentException("model.tokenizer: a pretrained model needs its tokenizer");
+        }
+        Tokenizer?.Validate();
+        if (Tokenizer is not null && Pretrained is null) throw new ArgumentException("model.tokenizer and model.prompt-* need model.type = \"hf\"");
         if (Data is null && Model.VocabSize != CharTokenizer.Default.VocabSize)
             throw new ArgumentException($"model.vocab-size must be {CharTokenizer.Default.VocabSize} for the arithmetic tokenizer (got {Model.VocabSize})");
     }
@@ -102,11 +117,12 @@ public sealed class GrpoTrainer : IDisposable
     private ILmAlgorithm? algorithm;
 
     /// <summary>The policy being trained.</summary>
-    public TransformerLm Policy { get; }
+    public ICausalLm Policy { get; }
     /// <summary>The fixed held-out problems (empty for a data-set task, which evaluates on its test rows).</summary>
     public IReadOnlyList<ArithmeticProblem> HeldOut { get; }
-    /// <summary>The task's tokenizer: <see cref="CharTokenizer.Default"/> for arithmetic, the data set's own otherwise.</summary>
-    public CharTokenizer Tokenizer { get; }
+    /// <summary>The task's tokenizer: the pretrained model's, else <see cref="CharTokenizer.Default"/> for arithmetic and the
+    /// data set's own character table otherwise.</summary>
+    public ITokenizer Tokenizer { get; }
     /// <summary>GRPO steps taken.</summary>
     public int GrpoStepsDone { get; private set; }
 
@@ -120,13 +136,21 @@ public sealed class GrpoTrainer : IDisposable
         if (options.Data is { } d)
         {
             // Draw k of RL is row RowOf(k) of the order seeded like the arithmetic RL stream, as in the actor runtime.
-            rlRows = TaskRuntime.OfJsonl(d, SplitMix64.Stream(options.Seed, 2));
+            rlRows = TaskRuntime.OfJsonl(d, SplitMix64.Stream(options.Seed, 2), options.Tokenizer);
             data = rlRows.Jsonl!;
             sftOrder = new EpochOrder(data.Train.Count!.Value, SplitMix64.Stream(options.Seed, 1));
             model = model with { VocabSize = data.Tokenizer.VocabSize };
         }
-        Tokenizer = data?.Tokenizer ?? CharTokenizer.Default;
-        Policy = new TransformerLm(model, (long)(options.Seed * 1_000_003 % long.MaxValue), TorchSharp.torch.device(options.Device));
+        Tokenizer = rlRows?.Tokenizer ?? CharTokenizer.Default;
+        var device = TorchSharp.torch.device(options.Device);
+        Policy = options.Pretrained is { } pretrained
+            ? pretrained.Load(device)
+            : new TransformerLm(model, (long)(options.Seed * 1_000_003 % long.MaxValue), device);
+        if (Tokenizer.VocabSize > Policy.VocabSize)
+        {
+            Policy.Dispose();
+            throw new InvalidDataException($"{options.Tokenizer?.Directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model's vocab_size is {Policy.VocabSize}");
+        }
         sftData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 1));
         rlData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 2));
         sampler = new Generator(SplitMix64.Stream(options.Seed, 3), TorchSharp.torch.device(options.Device));
@@ -142,7 +166,7 @@ public sealed class GrpoTrainer : IDisposable
     public void RunSft(Action<int, double>? progress = null)
     {
         if (!HasSft) return;
-        using var sft = new SftTrainer(Policy, o.Sft);
+        using var sft = new SftTrainer(Policy, o.Sft, Tokenizer.EosId, Tokenizer.PadId);
         for (int s = 1; s <= o.Sft.Steps; s++)
         {
             double loss = data is null ? sft.Step(sftData) : SftStepOnRows(sft);
@@ -154,32 +178,34 @@ public sealed class GrpoTrainer : IDisposable
     private double SftStepOnRows(SftTrainer sft)
     {
         var rows = Enumerable.Range(0, o.Sft.BatchSize).Select(_ => data!.Train.Get(sftOrder!.RowOf(sftDraw++))).ToList();
-        return sft.Step(rows.Select(r => Tokenizer.Encode(JsonlTask.PromptText(r))).ToList(), rows.Select(r => Tokenizer.EncodeWithEos(data!.Solution(r)!)).ToList());
+        return sft.Step(rows.Select(rlRows!.PromptIds).ToList(), rows.Select(r => rlRows!.SolutionIds(r)!).ToList());
     }
 
     /// <summary>Greedy accuracy on the held-out set (a data-set task: its first eval.problems test rows, by its verifier).</summary>
     public ArithmeticLm.EvalResult Evaluate() => data is null
         ? ArithmeticLm.Evaluate(Policy, HeldOut, o.Grpo.MaxNewTokens)
-        : EvaluateRows(Policy, data, o.EvalProblems, o.Grpo.MaxNewTokens);
+        : EvaluateRows(Policy, rlRows!, o.EvalProblems, o.Grpo.MaxNewTokens);
 
     /// <summary>
     /// Greedy accuracy of <paramref name="model"/> on the first <paramref name="count"/> test rows of <paramref name="task"/>
     /// (all of them when there are fewer), each completion judged by the task's verifier. A data set has no steps to
     /// check, so the step accuracy is reported as 0.
     /// </summary>
-    public static ArithmeticLm.EvalResult EvaluateRows(TransformerLm model, JsonlTask task, int count, int maxNewTokens, int batchSize = 250)
+    public static ArithmeticLm.EvalResult EvaluateRows(ICausalLm model, TaskRuntime task, int count, int maxNewTokens, int batchSize = 250)
     {
-        bool wasTraining = model.training;
+        bool wasTraining = model.Module.training;
         model.eval();
-        var rows = task.Test.Rows.Take(count).ToList();
+        var data = task.Jsonl ?? throw new ArgumentException("EvaluateRows needs a data-set task");
+        var tok = task.Tokenizer;
+        var rows = data.Test.Rows.Take(count).ToList();
         var greedy = new SampleOptions { Temperature = 0, MaxNewTokens = maxNewTokens };
         int correct = 0;
         for (int start = 0; start < rows.Count; start += batchSize)
         {
             var chunk = rows.Skip(start).Take(batchSize).ToList();
-            var result = LmSampler.Sample(model, chunk.Select(r => task.Tokenizer.Encode(JsonlTask.PromptText(r))).ToList(), greedy, null, CharTokenizer.Eos, CharTokenizer.Pad);
+            var result = LmSampler.Sample(model, chunk.Select(task.PromptIds).ToList(), greedy, null, tok.EosId, tok.PadId);
             for (int i = 0; i < chunk.Count; i++)
-                if (task.IsCorrect(task.Tokenizer.Decode(result.Completions[i]), chunk[i])) correct++;
+                if (data.IsCorrect(tok.Decode(result.Completions[i]), chunk[i])) correct++;
         }
         model.train(wasTraining);
         return new ArithmeticLm.EvalResult((double)correct / rows.Count, 0, new Dictionary<ResponseStatus, int>(), rows.Count);
@@ -187,7 +213,7 @@ public sealed class GrpoTrainer : IDisposable
 
     /// <summary>The RL algorithm, built on first use (after SFT: a reference or critic copies the policy as it is then).</summary>
     public ILmAlgorithm Algorithm => algorithm ??= LmAlgorithms.Create(o.Algorithm,
-        new LmAlgorithmContext(Policy, CharTokenizer.Eos, CharTokenizer.Pad, Seed: 0),
+        new LmAlgorithmContext(Policy, Tokenizer.EosId, Tokenizer.PadId, Seed: 0),
         o.AlgorithmOptions ?? (o.Algorithm == "grpo" ? o.Grpo : null));
 
     /// <summary>One RL step: sample, score, update (GRPO: group advantages and a clipped step). Returns the step's metrics.</summary>
@@ -237,7 +263,7 @@ public sealed class GrpoTrainer : IDisposable
         Policy.eval();
         return LmSampler.Sample(Policy, prompts,
             new SampleOptions { Temperature = g.Temperature, TopK = g.TopK, MaxNewTokens = g.MaxNewTokens }, sampler,
-            CharTokenizer.Eos, CharTokenizer.Pad);
+            Tokenizer.EosId, Tokenizer.PadId);
     }
 
     // GrpoStep on a data-set task: prompts from the train rows, the task's verifier as the reward (1 right, 0 wrong).

@@ -160,7 +160,7 @@ public sealed class ExperimentTests(ITestOutputHelper output) : ClusterTestKit(o
 
         Assert.IsType<Finished>(seen[^1]);
         var v0 = asker.ExpectMsg<WeightsProtocol.PolicyWeights>();
-        Assert.Equal((0L, Tiny.Model.DModel), (v0.Version, v0.DModel));
+        Assert.Equal((0L, Tiny.ModelSpec), (v0.Version, v0.Model));
         Assert.Equal(new WorkerProtocol.WeightsUnavailable(7, 1), asker.ExpectMsg<WorkerProtocol.WeightsUnavailable>());
     }
 }

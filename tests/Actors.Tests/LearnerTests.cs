@@ -45,7 +45,7 @@ public sealed class LearnerTests(ITestOutputHelper output) : ClusterTestKit(outp
         var weights = Policy(ready.Weights);
         Assert.Equal(0, weights.Version);
         Assert.NotEmpty(weights.Bytes);
-        Assert.Equal((Tiny.Model.DModel, Tiny.Model.Layers, Tiny.Model.Context), (weights.DModel, weights.Layers, weights.Context));
+        Assert.Equal(Tiny.ModelSpec, weights.Model);
         Assert.Equal("sft", ready.Setup!.Phase!.Value.Name);
         Assert.True(ready.Setup.Phase.Value.Seconds >= 0);
         using var model = new TransformerLm(Tiny.Model, 0);

@@ -33,7 +33,7 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
         ["wk.dropped"] = new WorkDropped("exp", 12, 3, "host:1/sampler-0", "weights v11 could not be fetched: stalled 5 s"),
         ["lm.cannot"] = new CannotSample("exp", "sampler host:1/sampler-0: data/train.jsonl: no such file"),
         ["wk.weights-get"] = new GetWeights(42),
-        ["lm.weights"] = new PolicyWeights(42, 23, 64, 2, 4, 64, 4, [1, 2, 3, 0, 255]),
+        ["lm.weights"] = new PolicyWeights(42, Tiny.ModelSpec, [1, 2, 3, 0, 255]),
         ["wk.weights-unavailable"] = new WeightsUnavailable(3, 9),
         ["lm.score"] = new ScoreSlot("exp", 12, 3, 11, JsonlTask,
             [new RewardSpecDto("outcome", null, 1.0, 10), new RewardSpecDto("MyLab.Rewards.LengthPenalty, MyLab.Rewards", "/plugins/MyLab.Rewards.dll", -0.1, 0.5),
@@ -147,7 +147,7 @@ public sealed class ProtocolSerializerTests(ITestOutputHelper output) : ClusterT
     {
         var raw = new byte[1 << 20];
         new Random(5).NextBytes(raw);
-        var weights = new PolicyWeights(7, 23, 64, 2, 4, 64, 4, raw);
+        var weights = new PolicyWeights(7, Tiny.ModelSpec, raw);
         var serializer = Serializer;
         byte[] bytes = serializer.ToBinary(weights);
         Assert.InRange(bytes.Length, raw.Length, (int)(raw.Length * 1.01));

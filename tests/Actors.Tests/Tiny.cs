@@ -37,9 +37,12 @@ internal static class Tiny
 
     public static PolicyWeights Weights(long version, TransformerLm model)
     {
-        var c = model.Config;
-        return new PolicyWeights(version, c.VocabSize, c.DModel, c.Layers, c.Heads, c.Context, c.MlpRatio, model.SaveWeights());
+        return new PolicyWeights(version, CausalLms.SpecOf(model), model.SaveWeights());
     }
+
+    /// <summary>The architecture spec of a GPT of <see cref="Model"/>'s shape, as weights carry it.</summary>
+    public static string ModelSpec { get; } = System.Text.Json.Nodes.JsonNode.Parse(
+        $"{{\"type\":\"gpt\",\"config\":{System.Text.Json.JsonSerializer.Serialize(Model)}}}")!.ToJsonString();
 
     /// <summary>Pads every row to the longest with <see cref="CharTokenizer.Pad"/> (a group's rows share one length).</summary>
     public static int[][] PadRows(params int[][] rows)

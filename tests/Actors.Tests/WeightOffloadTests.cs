@@ -34,7 +34,7 @@ public sealed class WeightOffloadTests(ITestOutputHelper output) : ClusterTestKi
         long threshold = WeightDistribution.Get(Sys).Settings.OffloadThreshold;
         Assert.Equal(serializer.MaximumFrameSize - WeightDistributionSettings.AutoMargin, threshold);
         var raw = Blob((int)threshold + 1, 1);
-        var weights = new PolicyWeights(12, 23, 64, 2, 4, 64, 4, raw);
+        var weights = new PolicyWeights(12, Tiny.ModelSpec, raw);
         byte[] wire = serializer.ToBinary(weights);
         Assert.True(wire.Length < 1024, $"{wire.Length} bytes on the wire");
         var back = Assert.IsType<PolicyWeights>(serializer.FromBinary(wire, serializer.Manifest(weights)));
@@ -52,7 +52,7 @@ public sealed class WeightOffloadTests(ITestOutputHelper output) : ClusterTestKi
         var flowBack = Assert.IsType<FlowWeights>(serializer.FromBinary(serializer.ToBinary(flow), serializer.Manifest(flow)));
         Assert.Equal((3L, raw.Length), (flowBack.Remote!.Version, (int)flowBack.Remote.Size));
         // Small weights still go inline.
-        var small = new PolicyWeights(1, 23, 64, 2, 4, 64, 4, [1, 2, 3]);
+        var small = new PolicyWeights(1, Tiny.ModelSpec, [1, 2, 3]);
         var smallBack = (PolicyWeights)serializer.FromBinary(serializer.ToBinary(small), serializer.Manifest(small));
         Assert.Null(smallBack.Remote);
         Assert.Equal(small.Bytes, smallBack.Bytes);
@@ -92,7 +92,7 @@ public sealed class WeightOffloadTests(ITestOutputHelper output) : ClusterTestKi
 
             // 48 MB of weights: over the 32 MiB frame, so they can only arrive by reference.
             var raw = Blob(48 << 20, 2);
-            receiver.Tell(new PolicyWeights(5, 23, 64, 2, 4, 64, 4, raw), TestActor);
+            receiver.Tell(new PolicyWeights(5, Tiny.ModelSpec, raw), TestActor);
             var got = ExpectMsg<string>(TimeSpan.FromSeconds(30));
             Assert.Equal($"v5 {raw.Length} {Convert.ToHexString(SHA256.HashData(raw)).ToLowerInvariant()} by reference", got);
 
@@ -106,7 +106,7 @@ public sealed class WeightOffloadTests(ITestOutputHelper output) : ClusterTestKi
             Assert.Equal(typeof(SlotRollouts), cause.MessageType);
             Assert.True(cause.Size > 36_000_000);
             // The association is still usable.
-            receiver.Tell(new PolicyWeights(6, 23, 64, 2, 4, 64, 4, [9, 9]), TestActor);
+            receiver.Tell(new PolicyWeights(6, Tiny.ModelSpec, [9, 9]), TestActor);
             Assert.Equal("v6 2 inline", ExpectMsg<string>(TimeSpan.FromSeconds(10)));
             ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // the oversized slot never arrived
         }
