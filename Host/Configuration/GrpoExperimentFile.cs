@@ -283,7 +283,7 @@ public static class GrpoExperimentFile
             throw new ConfigError($"{origin}: {gpt} is a key of model.type = \"gpt\"; an hf model's shape comes from its config.json, remove it");
         var h = exp.Hf;
         if (h.Path is null) throw new ConfigError($"{origin}: model.path: missing (model.type = \"hf\" needs the model directory)");
-        if (!Directory.Exists(h.Path)) throw new ConfigError($"model.path = \"{h.Path}\": the directory does not exist");
+        if (!Directory.Exists(h.Path)) throw new ConfigError($"model.path = \"{h.Path}\": the directory does not exist (a Hugging Face model directory: a downloaded checkpoint, or one written by 'rlactors make-hf-model --out {h.Path} --corpus <train.jsonl>')");
         var pretrained = new Policies.Lm.PretrainedModel(h.Path, h.Dtype);
         var tokenizer = new Environments.Tokenizers.TokenizerSpec
         {
