@@ -145,22 +145,48 @@ public sealed class ConfigSyntaxTests
     }
 
     [Fact]
-    public void Every_example_parses()
+    public async Task Every_example_parses()
     {
         var files = Directory.GetFiles(Repo.InRepo("examples"), "*.conf", SearchOption.AllDirectories);
         Assert.NotEmpty(files);
+        using var models = new TempFolder();
         foreach (var file in files)
         {
             string text = File.ReadAllText(file);
+            var overrides = RepoPaths(text);
+            if (ConfigReader.Peek(text, [], "model.type") == "hf") overrides.Add($"model.path={Experiments.Quote(await MakeModelAsTheCommentSays(text, file, models))}");
             Assert.Null(HoconSyntax.Check(text));
             string? kind = ConfigReader.Peek(text, [], "kind");
             _ = kind switch
             {
                 RlActors.Host.Kinds.ExperimentKinds.Ccl => (object)CclExperimentFile.Parse(text, file, []), // without loading the data set
                 RlActors.Host.Kinds.ExperimentKinds.Flow => FlowExperimentFile.Parse(text, file, []),
-                _ => GrpoExperimentFile.Parse(text, file, RepoPaths(text)),
+                _ => GrpoExperimentFile.Parse(text, file, overrides),
             };
         }
+    }
+
+    /// <summary>An hf example names a model that its comment says how to make (a make-hf-model command, continued over
+    /// lines ending in a backslash): runs that command from the repository root, writing into <paramref name="models"/>.</summary>
+    private static async Task<string> MakeModelAsTheCommentSays(string text, string file, TempFolder models)
+    {
+        var lines = text.Split('\n').Select(l => l.TrimStart('#').Trim()).ToList();
+        int at = lines.FindIndex(l => l.Contains("-- make-hf-model", StringComparison.Ordinal));
+        Assert.True(at >= 0, $"{file}: model.type = hf but no make-hf-model command in its comment");
+        var command = new List<string>();
+        for (int i = at; ; i++)
+        {
+            string line = lines[i];
+            bool more = line.EndsWith('\\');
+            command.AddRange(line.TrimEnd('\\').Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            if (!more) break;
+        }
+        var args = command.SkipWhile(w => w != "make-hf-model").ToList();
+        string output = Path.Combine(models.Path, Path.GetFileNameWithoutExtension(file));
+        args[args.IndexOf("--out") + 1] = output;
+        await using var make = await CliProcess.RunAsync(Repo.Root, TimeSpan.FromSeconds(120), [.. args]);
+        Experiments.AssertSucceeded(make);
+        return output;
     }
 
     /// <summary>A JSONL example names its data files relative to the working directory (the repository root, where the
