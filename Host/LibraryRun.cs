@@ -126,6 +126,14 @@ public static class LibraryRun
     {
         string text = string.Join("|", o.Seed, o.Device, o.Model, o.Task, o.Sft, Environment.ProcessorCount, TorchSharp.torch.get_num_threads());
         if (o.Data is { } data) text += "|" + data; // a data set's files by name and SHA-256 (arithmetic keys are as before)
+        if (o.Pretrained is { } p)
+        {
+            // A pretrained start: the tokenizer (its SHA-256) and the weight files by name, size and time written (hashing
+            // gigabytes of weights each run would cost more than the SFT the cache saves).
+            text += "|" + p + "|" + o.Tokenizer;
+            foreach (var file in Directory.GetFiles(p.Path).Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                text += $"|{Path.GetFileName(file)}:{new FileInfo(file).Length}:{File.GetLastWriteTimeUtc(file).Ticks}";
+        }
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..24];
     }
 }

@@ -92,6 +92,18 @@ public sealed class HfRunTests
     }
 
     [Fact]
+    public async Task The_library_loop_trains_an_hf_model_too()
+    {
+        using var dir = await WithModel();
+        dir.Write("lib.conf", Experiment("lib", "grpo { steps = 3 }"));
+        await using var run = await CliProcess.RunAsync(dir.Path, Timeout, "train", "lib.conf", "--out", "out");
+        Experiments.AssertSucceeded(run);
+        var evals = Experiments.ReadJsonLines(dir["out/eval.jsonl"]);
+        Assert.True(evals[0]["accuracy"].GetDouble() >= 0.6, $"SFT did not teach the rows: {evals[0]["accuracy"]}\n{run}");
+        Assert.Equal(3, Experiments.ReadJsonLines(dir["out/metrics.jsonl"]).Count);
+    }
+
+    [Fact]
     public async Task Bad_model_keys_are_exit_2_naming_the_key_and_write_nothing()
     {
         using var dir = await WithModel();
