@@ -24,6 +24,7 @@ if (args.Contains("--help") || args.Contains("-h"))
           --hf-only           only the Hugging Face-layout decoder (~25M and ~100M parameters): sampling, GRPO learner MFU,
                               memory, HF checkpoint save/load
           --scaling-only      only sampler scaling: 1 vs 2 sampler processes (taskset, one torch thread each), rollouts/s
+          --big-model-only    only a d512 x 8 policy (~100 MB weights) with a sampler node process: step times against the host alone
           --write FILE        put this run's table between the bench markers of FILE (e.g. docs/performance.md);
                               a run of one section replaces only that section's rows
         """);
@@ -32,8 +33,8 @@ if (args.Contains("--help") || args.Contains("-h"))
 bool quick = args.Contains("--quick");
 bool checkpointOnly = args.Contains("--checkpoint-only"), resumeOnly = args.Contains("--resume-only"), pipelineOnly = args.Contains("--pipeline-only");
 bool weightsOnly = args.Contains("--weights-only"), scalingOnly = args.Contains("--scaling-only");
-bool hfOnly = args.Contains("--hf-only");
-bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || scalingOnly || hfOnly;
+bool hfOnly = args.Contains("--hf-only"), bigOnly = args.Contains("--big-model-only");
+bool only = checkpointOnly || resumeOnly || pipelineOnly || weightsOnly || scalingOnly || hfOnly || bigOnly;
 bool RunSection(bool flag) => !only || flag;
 int writeAt = Array.IndexOf(args, "--write");
 string? writePath = writeAt >= 0 && writeAt + 1 < args.Length ? args[writeAt + 1] : null;
@@ -209,6 +210,17 @@ if (RunSection(scalingOnly))
     Report("sampler scaling: 2 sampler processes", $"{sc.Two.RolloutsPerSecond:F0} rollouts/s", Where(sc.Two));
     Report("sampler scaling: 1 sampler process (2nd run)", $"{sc.OneAgain.RolloutsPerSecond:F0} rollouts/s", Where(sc.OneAgain));
     Report("sampler scaling: 2 / 1 sampler processes, rollouts/s", $"{sc.Ratio:F2}x", $"target >= 1.8x; {sc.Setup}; medians");
+}
+
+// 9. The d512 x 8 policy (~100 MB of weights) with a sampler node: steady step times, not a 124 s first step.
+if (RunSection(bigOnly))
+{
+    Console.WriteLine("a ~25M-parameter policy with a sampler node (weights over the remote frame size):");
+    var big = RlActors.Bench.BigModelBench.Run(Console.Out, quick ? 4 : 8);
+    double alone = RlActors.Bench.BigModelBench.Result.Steady(big.HostAlone), node = RlActors.Bench.BigModelBench.Result.Steady(big.WithNode);
+    Report("d512 L8 policy, host alone: step time", $"{alone:F2} s", $"median after step 1 (step 1 {big.HostAlone[0]:F2} s); {big.Setup}; load {big.Load}");
+    Report("d512 L8 policy, every rollout from a sampler node: step time", $"{node:F2} s",
+        $"median after step 1 (step 1 {big.WithNode[0]:F2} s, before issue 14: 124 s); {node / alone:F2}x the host alone; each step fetches {big.WeightBytes / 1e6:F0} MB of new weights");
 }
 
 if (writePath is not null)

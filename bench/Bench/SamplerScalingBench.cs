@@ -131,17 +131,21 @@ public static class SamplerScalingBench
     }
 
     /// <summary><c>taskset -c CORE dotnet rlactors.dll node --seed 127.0.0.1:PORT --roles sampler</c> with one torch thread.</summary>
-    private static Process StartSampler(string dll, int port, int core)
+    internal static Process StartSampler(string dll, int port, int? core)
     {
-        var info = new ProcessStartInfo("taskset")
+        // core null: not pinned, torch's default threads (a node as a user starts it).
+        var info = new ProcessStartInfo(core is null ? "dotnet" : "taskset")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
         };
-        foreach (var a in new[] { "-c", core.ToString(CultureInfo.InvariantCulture), "dotnet", dll, "node", "--seed",
-                     $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--roles", "sampler" })
+        string[] pin = core is { } c ? ["-c", c.ToString(CultureInfo.InvariantCulture), "dotnet"] : [];
+        foreach (var a in pin.Concat([dll, "node", "--seed", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--roles", "sampler"]))
             info.ArgumentList.Add(a);
-        info.Environment["OMP_NUM_THREADS"] = "1";
-        info.Environment["MKL_NUM_THREADS"] = "1";
+        if (core is not null)
+        {
+            info.Environment["OMP_NUM_THREADS"] = "1";
+            info.Environment["MKL_NUM_THREADS"] = "1";
+        }
         var p = Process.Start(info) ?? throw new InvalidOperationException("could not start taskset");
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };
@@ -152,7 +156,7 @@ public static class SamplerScalingBench
     }
 
     /// <summary>Waits until <paramref name="count"/> members with the sampler role are Up (60 s at most).</summary>
-    private static void WaitForSamplers(ActorSystem system, int count, List<Process> nodes)
+    internal static void WaitForSamplers(ActorSystem system, int count, List<Process> nodes)
     {
         var cluster = Cluster.Get(system);
         var watch = Stopwatch.StartNew();
@@ -177,13 +181,13 @@ public static class SamplerScalingBench
         catch (IOException) { return 0; }
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
         catch (IOException) { return "?"; }
     }
 
-    private static double Median(IEnumerable<double> xs)
+    internal static double Median(IEnumerable<double> xs)
     {
         var a = xs.Order().ToArray();
         return a[a.Length / 2];
