@@ -39,6 +39,8 @@ public sealed class RunCommandTests
         // The evaluation's line, its eval.jsonl row (keys in this order) and the closing line, as a user reads them.
         Assert.All(evals, e => Assert.Equal(["phase", "step", "accuracy", "step_accuracy", "problems"], e.Keys));
         Assert.Contains("[sft]  done in ", run.Stdout);
+        int sft = int.Parse(Regex.Match(conf, @"sft\s*\{[^}]*\bsteps\s*=\s*(\d+)").Groups[1].Value);
+        Assert.Matches($@"\[sft\]  step +{sft}/{sft}  loss \d+\.\d{{4}}  \([\d.]+ s\)", run.Stdout); // SFT shows its progress
         Assert.Matches(@"\[eval\] sft   step     0  accuracy [\d.,]+ ?%  step-accuracy [\d.,]+ ?%  on \d+ held-out problems", run.Stdout);
         Assert.Matches(@"held-out accuracy [\d.,]+ ?% after SFT -> [\d.,]+ ?% after GRPO \([+-]\d+\.\d points\)", run.Stdout);
         byte[] png = File.ReadAllBytes(Path.Combine(output, "curves.png"));
