@@ -52,6 +52,25 @@ internal static class Experiments
         AssertSucceeded(run);
     }
 
+    /// <summary>Starts <c>run CONF</c> and kills it with SIGKILL once its step-6 checkpoint is stored and step 7 has completed;
+    /// asserts the run was cut short (not finished, its latest checkpoint before step <paramref name="total"/>), so a resume
+    /// has steps to redo.</summary>
+    public static async Task RunAndKillAfterStep7(TempFolder dir, string conf, string name, int total, TimeSpan timeout, string? store = null)
+    {
+        string[] args = store is null ? ["run", conf] : ["run", conf, "--store", store];
+        await using (var victim = CliProcess.Start(dir.Path, args))
+        {
+            await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), timeout, "the step-6 checkpoint");
+            await victim.WaitForLineAsync(l => l.Contains($"step     7/{total}"), timeout, "step 7");
+            victim.Kill();
+            await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        // On a fast machine the journal may already hold every step when the kill lands; the checkpoints lag behind it.
+        var atKill = await Show(dir, name, store);
+        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("checkpoint").GetProperty("step").GetInt64() < total,
+            $"the run was not cut short by the kill (steps too fast for this test?): {atKill}");
+    }
+
     /// <summary>What <c>show NAME --json</c> prints (with <c>--store</c> when given), after checking it succeeded.</summary>
     public static async Task<JsonElement> Show(TempFolder dir, string name, string? store = null)
     {

@@ -58,15 +58,7 @@ public sealed class HfRunTests
         var evals = Experiments.ReadJsonLines(dir["runs/whole/eval.jsonl"]);
         Assert.True(evals[0]["accuracy"].GetDouble() >= 0.6, $"SFT did not teach the rows through the BPE tokenizer: {evals[0]["accuracy"]}");
 
-        await using (var victim = CliProcess.Start(dir.Path, "run", "killed.conf"))
-        {
-            await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
-            await victim.WaitForLineAsync(l => l.Contains($"step     7/{Total}"), Timeout, "step 7");
-            victim.Kill();
-            await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        }
-        var atKill = await Experiments.Show(dir, "killed");
-        Assert.True(atKill.GetProperty("checkpoint").GetProperty("step").GetInt64() < Total, $"the kill came after the end: {atKill}");
+        await Experiments.RunAndKillAfterStep7(dir, "killed.conf", "killed", Total, Timeout);
         await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", "killed"))
             Experiments.AssertSucceeded(resume);
 

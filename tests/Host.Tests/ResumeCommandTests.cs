@@ -43,7 +43,7 @@ public class ResumeCommandTests
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf", "--store", store))
             Experiments.AssertSucceeded(run);
 
-        await RunAndKillAfterStep7(dir, "killed.conf", killed, store);
+        await Experiments.RunAndKillAfterStep7(dir, "killed.conf", killed, Total, Timeout, store);
 
         await using (var resume = await CliProcess.RunAsync(dir.Path, Timeout, "resume", killed, "--store", store))
         {
@@ -68,20 +68,6 @@ public class ResumeCommandTests
                              Experiments.ReadJsonLines(dir[$"runs/{killed}/metrics.jsonl"]).Select(r => r[key].GetDouble()));
     }
 
-    /// <summary>Starts <paramref name="conf"/> and kills it without warning once the step-6 checkpoint is stored and a
-    /// step beyond it has completed.</summary>
-    private static async Task RunAndKillAfterStep7(TempFolder dir, string conf, string name, string store)
-    {
-        await using var victim = CliProcess.Start(dir.Path, "run", conf, "--store", store);
-        await victim.WaitForLineAsync(l => l.Contains("[ckpt] step 6:"), Timeout, "the step-6 checkpoint");
-        await victim.WaitForLineAsync(l => l.Contains($"step     7/{Total}"), Timeout, "step 7");
-        victim.Kill();
-        await victim.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        var atKill = await Experiments.Show(dir, name, store);
-        Assert.True(atKill.GetProperty("status").GetString() == "running" && atKill.GetProperty("checkpoint").GetProperty("step").GetInt64() < Total,
-            $"the run was not cut short by the kill (steps too fast for this test?): {atKill}");
-    }
-
     /// <summary>The resumed run's metrics.jsonl has steps 1..Total once each, with the uninterrupted run's losses.</summary>
     private static void AssertSameSteps(TempFolder dir, string whole, string resumed)
     {
@@ -101,7 +87,7 @@ public class ResumeCommandTests
         dir.Write("killed.conf", Config("killed"));
         await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "whole.conf"))
             Experiments.AssertSucceeded(run);
-        await RunAndKillAfterStep7(dir, "killed.conf", "killed", store);
+        await Experiments.RunAndKillAfterStep7(dir, "killed.conf", "killed", Total, Timeout, store);
 
         // Damage the newest stored checkpoint's bytes, as a bad disk or a partial copy would (its row stays complete).
         var ids = new List<(string Id, long Step)>();
