@@ -27,7 +27,7 @@ public static class ClusterRun
     /// <param name="Store">--store.</param>
     /// <param name="Steps">--steps: the total steps, in the experiment kind's unit (GRPO steps; CCL SGD steps).</param>
     public sealed record RunArgs(string File, IReadOnlyList<string> Overrides, int? Port, string Hostname, string? PublicHostname, string? OutDir,
-        string? Store = null, long? Steps = null, string? TlsCertificate = null);
+        string? Store = null, long? Steps = null, string? TlsCertificate = null, int? WeightsPort = null);
 
     /// <summary>Runs an experiment of any kind on a new cluster whose seed is this process. Returns the exit code.</summary>
     public static async Task<int> Run(RunArgs a, TextWriter log, CancellationToken ct)
@@ -39,6 +39,7 @@ public static class ClusterRun
         var security = Security(a.TlsCertificate);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
+        CheckWeightsPort(a.Hostname, a.WeightsPort, port);
         string dir = a.OutDir ?? Path.Combine("runs", exp.Name);
         if (a.OutDir is null && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new ConfigError($"runs/{exp.Name} already exists: pick another name with --name, or remove that folder");
@@ -47,14 +48,15 @@ public static class ClusterRun
         // this early check answers before Akka starts and before anything is printed.
         if (ExperimentRecords.ListNames(store.Location).Contains(exp.Name, StringComparer.Ordinal))
             throw new ConfigError(AlreadyExists(exp.Name, store));
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease: null, resuming: false, null, log, ct, security: security);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease: null, resuming: false, null, log, ct, security: security, weightsPort: a.WeightsPort);
     }
 
     private static string AlreadyExists(string name, CheckpointStore store) =>
         $"experiment '{name}' already exists in {store.Location}: continue it with 'resume {name}' or pick another --name";
 
     /// <summary>Arguments of <c>resume</c>.</summary>
-    public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname, string? TlsCertificate = null);
+    public sealed record ResumeArgs(string Name, string? Store, long? Steps, int? Port, string Hostname, string? PublicHostname, string? TlsCertificate = null,
+        int? WeightsPort = null);
 
     /// <summary>Continues an experiment of the store from its latest valid checkpoint up to its total steps (or --steps).</summary>
     public static async Task<int> Resume(ResumeArgs a, TextWriter log, CancellationToken ct)
@@ -63,6 +65,7 @@ public static class ClusterRun
         var security = Security(a.TlsCertificate);
         int port = a.Port ?? ClusterNode.FreePort(a.Hostname);
         if (a.Port is int p && !ClusterNode.PortIsFree(a.Hostname, p)) throw new ConfigError($"--port {p}: port is in use on {a.Hostname}");
+        CheckWeightsPort(a.Hostname, a.WeightsPort, port);
         if (a.Steps is <= 0) throw new ConfigError($"--steps: must be > 0 (got {a.Steps})");
         var store = StoreSupport.Open(a.Store, existing: true);
         var (state, events) = await StoreCommands.Read(store, a.Name);
@@ -98,7 +101,7 @@ public static class ClusterRun
         try { RunFiles.RebuildForResume(dir, events, from); }
         catch { lease.Release(); throw; }
         log.WriteLine($"resuming experiment {a.Name} after step {from} of {exp.TotalSteps}");
-        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease, resuming: true, checkpoint, log, ct, latest?.Info, security);
+        return await Launch(exp, a.Hostname, a.PublicHostname, port, dir, store, lease, resuming: true, checkpoint, log, ct, latest?.Info, security, a.WeightsPort);
     }
 
     /// <summary>Environment variable holding the password of the <c>--tls-certificate</c> file (none: a file without password).</summary>
@@ -130,7 +133,7 @@ public static class ClusterRun
     /// </summary>
     private static async Task<int> Launch(IRunnableExperiment exp, string hostname, string? publicHostname, int port, string dir, CheckpointStore store,
         ExperimentLease? lease, bool resuming, TrainingCheckpoint? checkpoint, TextWriter log, CancellationToken ct, CheckpointInfo? resumedFrom = null,
-        ClusterSecurity? security = null)
+        ClusterSecurity? security = null, int? weightsPort = null)
     {
         var a = (Hostname: hostname, PublicHostname: publicHostname);
         using var held = lease ?? ExperimentLease.Take(store, exp.Name, log.WriteLine);
@@ -144,7 +147,7 @@ public static class ClusterRun
 
         // libtorch loads on its first call (0.2-0.5 s): get that done on the torch thread while Akka starts.
         _ = TorchThread.Shared.Run(() => { TorchSharp.torch.zeros(1).Dispose(); return 0; });
-        var node = exp.Node(a.Hostname, port, a.PublicHostname) with { Security = security };
+        var node = exp.Node(a.Hostname, port, a.PublicHostname) with { Security = security, WeightsPort = weightsPort };
         // This process shuts its actor system down itself, after the shutdown checkpoint: the CLR exit hook must not do it first.
         using var host = ClusterNode.Build(node, extraHocon: PersistenceSetup.Hocon(store.Location.ProviderName, store.Location.ConnectionString) +
                                                              "\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n");
@@ -338,6 +341,15 @@ public static class ClusterRun
     }
 
     /// <summary>--port must be a TCP port and --hostname an address or a name that resolves.</summary>
+    /// <summary>--weights-port: a port in range, free on <paramref name="hostname"/>, other than the remoting port.</summary>
+    private static void CheckWeightsPort(string hostname, int? weightsPort, int remotingPort)
+    {
+        if (weightsPort is not int w) return;
+        if (w is < 1 or > 65535) throw new ConfigError($"--weights-port {w}: must be in 1..65535");
+        if (w == remotingPort) throw new ConfigError($"--weights-port {w}: is the cluster port (--port); the weight server needs a port of its own");
+        if (!ClusterNode.PortIsFree(hostname, w)) throw new ConfigError($"--weights-port {w}: port is in use on {hostname}");
+    }
+
     private static void ValidateEndpoint(string hostname, int? port)
     {
         if (port is int p && p is < 1 or > 65535) throw new ConfigError($"--port {p}: must be in 1..65535");

@@ -37,15 +37,19 @@ var tlsOption = new Option<string?>("--tls-certificate")
     Description = "PKCS#12 (.pfx) certificate every node of the cluster shares: remoting runs over mutual TLS (password in $RLACTORS_TLS_PASSWORD; " +
                   "a cluster secret in $RLACTORS_CLUSTER_SECRET makes nodes prove it too; docs/runtime.md, \"Securing a multi-machine cluster\")",
 };
+var weightsPortOption = new Option<int?>("--weights-port")
+{
+    Description = "TCP port of this host's weight server, from which worker nodes fetch weights too large for a remote message (default: a free port; fix it to open it in a firewall)",
+};
 var storeOption = new Option<string?>("--store") { Description = "Experiment store: sqlite:PATH (default sqlite:runs/experiments.db) or a PostgreSQL URI / connection string" };
 var run = new Command("run", "Launch a cluster host (seed node, all roles) and run the experiment to the end on the actor runtime. " +
     "SIGINT (Ctrl+C) or SIGTERM stops it at the next step boundary after checkpointing the last completed step (exit 130 or 143); 'resume' continues it")
 {
-    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption, tlsOption,
+    fileArgument, nameOption, stepsOption, setOption, portOption, hostnameOption, publicHostnameOption, outOption, storeOption, tlsOption, weightsPortOption,
 };
 run.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Run(new ClusterRun.RunArgs(pr.GetValue(fileArgument)!, Overrides(pr, withSteps: false),
     pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(outOption), pr.GetValue(storeOption),
-    pr.GetValue(stepsOption), pr.GetValue(tlsOption)), Console.Out, Graceful())));
+    pr.GetValue(stepsOption), pr.GetValue(tlsOption), pr.GetValue(weightsPortOption)), Console.Out, Graceful())));
 
 var train = new Command("train", "Run an experiment with the bare library loop (no actors, one process): the baseline the runtime is measured against")
 {
@@ -77,10 +81,11 @@ var resumeSteps = new Option<long?>("--steps") { Description = "New total number
 var resume = new Command("resume", "Continue an experiment (stopped, failed or killed) from its latest valid checkpoint up to its total steps. " +
     "SIGINT or SIGTERM stops it like 'run'")
 {
-    resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption, tlsOption,
+    resumeName, resumeStore, resumeSteps, portOption, hostnameOption, publicHostnameOption, tlsOption, weightsPortOption,
 };
 resume.SetAction((pr, _) => Cli.Guard(() => ClusterRun.Resume(new ClusterRun.ResumeArgs(pr.GetValue(resumeName)!, pr.GetValue(resumeStore),
-    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(tlsOption)), Console.Out, Graceful())));
+    pr.GetValue(resumeSteps), pr.GetValue(portOption), pr.GetValue(hostnameOption)!, pr.GetValue(publicHostnameOption), pr.GetValue(tlsOption),
+    pr.GetValue(weightsPortOption)), Console.Out, Graceful())));
 
 var listStore = new Option<string?>("--store") { Description = "Experiment store (default sqlite:runs/experiments.db)" };
 var list = new Command("list", "List the experiments in a store: name, status, step, last update") { listStore };

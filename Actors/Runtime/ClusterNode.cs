@@ -43,7 +43,11 @@ public static class Roles
 /// <param name="Security">TLS certificate and cluster secret (issue 14); null: plain TCP, no secret.</param>
 public sealed record NodeOptions(string Hostname, int Port, string? PublicHostname, IReadOnlyList<string> Roles,
     IReadOnlyList<string> Seeds, IReadOnlyList<string> Plugins, int SamplersPerNode = 1, string Device = "cpu", int VotersPerNode = 4,
-    int ExplorersPerNode = 1, ClusterSecurity? Security = null);
+    int ExplorersPerNode = 1, ClusterSecurity? Security = null)
+{
+    /// <summary>TCP port of this node's weight server (<c>rlactors.weights.port</c>; null: a free port), for firewalls between machines.</summary>
+    public int? WeightsPort { get; init; }
+}
 
 /// <summary>Composes an Akka.Cluster node with Akka.Hosting: remoting, clustering with roles, pub-sub, the binary
 /// protocol serializer, and the actors of the node's worker roles.</summary>
@@ -94,6 +98,7 @@ public static class ClusterNode
         {
             akka.AddHocon(Hocon, HoconAddMode.Prepend);
             if (extraHocon is not null) akka.AddHocon(extraHocon, HoconAddMode.Prepend);
+            if (o.WeightsPort is int weightsPort) akka.AddHocon($"rlactors.weights.port = {weightsPort}", HoconAddMode.Prepend);
             if (quietMessages is { Count: > 0 })
             {
                 var filters = new Akka.Event.LogFilterBuilder();

@@ -108,6 +108,13 @@ public sealed class HfRunTests
             ("model { prompt-format = \"no placeholder\" }", "prompt format must hold {prompt} exactly once"),
             ("grpo { max-new-tokens = 63 }", "the model's max_position_embeddings (64, model/config.json) is too short"),
         };
+        dir.Write("good.conf", Experiment("good"));
+        await using (var run = await CliProcess.RunAsync(dir.Path, Timeout, "run", "good.conf", "--weights-port", "70000"))
+        {
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("--weights-port 70000: must be in 1..65535", run.Stderr);
+            Assert.False(Directory.Exists(dir["runs"]), "something was written");
+        }
         foreach (var (extra, message) in cases)
         {
             dir.Write("bad.conf", Experiment("bad", extra));
@@ -151,13 +158,17 @@ public sealed class HfWorkerNodeTests
             grpo { steps = 400, prompts-per-step = 4, max-new-tokens = 6 }
             runtime { prompts-per-slot = 1, samplers-per-node = 1, slot-timeout = 60, checkpoint-every = 1000 }
             """));
-        int port = FreePort.Next();
-        await using var host = CliProcess.Start(dir.Path, "run", "big.conf", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        int port = FreePort.Next(), weightsPort = FreePort.Next();
+        await using var host = CliProcess.Start(dir.Path, "run", "big.conf", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--weights-port", weightsPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await host.WaitForLineAsync(l => l.Contains($"cluster host up at 127.0.0.1:{port}"), TimeSpan.FromSeconds(90), "'cluster host up'");
         await using var node = CliProcess.Start(dir.Path, "node", "--seed", $"127.0.0.1:{port}", "--roles", "sampler");
         await node.WaitForLineAsync(l => l.Contains($"joined 127.0.0.1:{port} with roles sampler"), TimeSpan.FromSeconds(90), "'joined'");
         long shared = await Experiments.WaitForStepWithTwoSamplers(dir, "big", 0, host, TimeSpan.FromSeconds(240));
         Assert.True(shared > 0);
+        // The node fetched them from the weight server on the port the command line fixed (what a firewall would open).
+        using (var probe = new System.Net.Sockets.TcpClient())
+            await probe.ConnectAsync("127.0.0.1", weightsPort);
         host.Signal("TERM");
         await host.WaitForExitAsync(TimeSpan.FromSeconds(90));
         Assert.False(host.Output.Contains("Serialization failed"), $"a message was too large\n{host}");
