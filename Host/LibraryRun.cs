@@ -37,7 +37,9 @@ public static class LibraryRun
         if (scorer is not null) trainer.Scorer = scorer.Score;
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
-        log.WriteLine($"experiment {exp.Name}: model d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params), " +
+        string model = o.Pretrained is { } p ? $"{p.Path} ({p.Config()}, {p.Config().ParameterCount():N0} params, {p.Dtype})"
+            : $"d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params)";
+        log.WriteLine($"experiment {exp.Name}: model {model}, " +
                       (o.Data is { } data ? $"task {data.Train} ({data.Verifier} verifier), "
                           : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', ") +
                       $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, seed {o.Seed}, device {o.Device}");

@@ -90,6 +90,7 @@ public sealed class HfRunTests
         dir.Write("lib.conf", Experiment("lib", "grpo { steps = 3 }"));
         await using var run = await CliProcess.RunAsync(dir.Path, Timeout, "train", "lib.conf", "--out", "out");
         Experiments.AssertSucceeded(run);
+        Assert.Contains("model model (qwen2 (hidden 32, layers 2", run.Output); // says what it trains
         var evals = Experiments.ReadJsonLines(dir["out/eval.jsonl"]);
         Assert.True(evals[0]["accuracy"].GetDouble() >= 0.6, $"SFT did not teach the rows: {evals[0]["accuracy"]}\n{run}");
         Assert.Equal(3, Experiments.ReadJsonLines(dir["out/metrics.jsonl"]).Count);
