@@ -84,6 +84,35 @@ public sealed class HfRunTests
     }
 
     [Fact]
+    public async Task Make_hf_model_refuses_bad_input_with_exit_2_and_writes_nothing()
+    {
+        using var dir = new TempFolder();
+        dir.Write("corpus.txt", "the counter goes up by 5");
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["--model-type", "gpt2"], "--model-type: expected llama or qwen2, got 'gpt2'"),
+            (["--hidden", "30", "--heads", "4"], "num_attention_heads"),
+            (["--corpus", "missing.jsonl"], "--corpus: missing.jsonl does not exist"),
+            (["--merges", "-1"], "--merges -1: must be >= 0"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            await using var make = await CliProcess.RunAsync(dir.Path, Timeout, ["make-hf-model", "--out", "m", .. args]);
+            Assert.True(make.ExitCode == 2, $"{string.Join(' ', args)}: exit {make.ExitCode}\n{make}");
+            Assert.Contains(message, make.Stderr);
+            Assert.False(Directory.Exists(dir["m"]), $"{string.Join(' ', args)}: something was written");
+        }
+        Directory.CreateDirectory(dir["m"]);
+        dir.Write("m/keep.txt", "a file of the user's");
+        await using (var make = await CliProcess.RunAsync(dir.Path, Timeout, "make-hf-model", "--out", "m", "--corpus", "corpus.txt"))
+        {
+            Assert.Equal(2, make.ExitCode);
+            Assert.Contains("--out: m is not empty", make.Stderr);
+        }
+        Assert.Equal(["keep.txt"], Directory.GetFiles(dir["m"]).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task The_library_loop_trains_an_hf_model_too()
     {
         using var dir = await WithModel();
