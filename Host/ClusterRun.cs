@@ -340,7 +340,6 @@ public static class ClusterRun
         }
     }
 
-    /// <summary>--port must be a TCP port and --hostname an address or a name that resolves.</summary>
     /// <summary>--weights-port: a port in range, free on <paramref name="hostname"/>, other than the remoting port.</summary>
     private static void CheckWeightsPort(string hostname, int? weightsPort, int remotingPort)
     {
@@ -350,6 +349,7 @@ public static class ClusterRun
         if (!ClusterNode.PortIsFree(hostname, w)) throw new ConfigError($"--weights-port {w}: port is in use on {hostname}");
     }
 
+    /// <summary>--port must be a TCP port and --hostname an address or a name that resolves.</summary>
     private static void ValidateEndpoint(string hostname, int? port)
     {
         if (port is int p && p is < 1 or > 65535) throw new ConfigError($"--port {p}: must be in 1..65535");

@@ -37,8 +37,7 @@ public static class LibraryRun
         if (scorer is not null) trainer.Scorer = scorer.Score;
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "experiment.conf"), exp.SourceText + (overrides.Count > 0 ? "\n# --set\n" + string.Join("\n", overrides) + "\n" : ""));
-        string model = o.Pretrained is { } p ? $"{p.Path} ({p.Config()}, {p.Config().ParameterCount():N0} params, {p.Dtype})"
-            : $"d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params)";
+        string model = o.Pretrained?.Describe() ?? $"d{o.Model.DModel}x{o.Model.Layers} ({o.Model.ParameterCount():N0} params)";
         log.WriteLine($"experiment {exp.Name}: model {model}, " +
                       (o.Data is { } data ? $"task {data.Train} ({data.Verifier} verifier), "
                           : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops of {o.Task.OperandDigits}-digit operands '{o.Task.Operators}', ") +
@@ -72,7 +71,7 @@ public static class LibraryRun
             trainer.RunSft((s, loss) =>
             {
                 ct.ThrowIfCancellationRequested();
-                if (s % 50 == 0 || s == o.Sft.Steps) log.WriteLine($"[sft]  step {s,5}/{o.Sft.Steps}  loss {loss:F4}  ({sftWatch.Elapsed.TotalSeconds:F1} s)");
+                if (s % 50 == 0 || s == o.Sft.Steps) log.WriteLine(SftTrainer.ProgressLine(s, o.Sft.Steps, loss, sftWatch.Elapsed.TotalSeconds));
             });
             if (cached is not null)
             {

@@ -79,7 +79,7 @@ public sealed record RewardGroup(
         ArithmeticProblem problem,
         IReadOnlyList<IReadOnlyList<int>> completions,
         long policyVersion,
-        CharTokenizer? tokenizer = null)
+        Environments.Tokenizers.ITokenizer? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(groupId);
         ArgumentNullException.ThrowIfNull(problem);

@@ -30,7 +30,7 @@ public sealed class GrpoLearnerCore(GrpoRunOptions options) : ILearnerCore
         {
             // A line every ~10 % of SFT (at least every 50 steps' worth on long runs), so a long warm-up shows it is moving.
             if (s == steps || s % Math.Max(1, Math.Min(50, steps / 10)) == 0)
-                log(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[sft]  step {s,5}/{steps}  loss {loss:F4}  ({watch.Elapsed.TotalSeconds:F1} s)"));
+                log(SftTrainer.ProgressLine(s, steps, loss, watch.Elapsed.TotalSeconds));
         });
         double seconds = watch.Elapsed.TotalSeconds;
         return (0, new LearnerSetup(("sft", seconds), Evaluate("sft", 0)));

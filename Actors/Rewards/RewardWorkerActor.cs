@@ -86,7 +86,7 @@ public sealed class RewardWorkerActor : ReceiveActor, IWithTimers
         {
             var completions = g.Completions.Select(c => (IReadOnlyList<int>)c).ToList();
             return task.Problem(g.ProblemIndex) is { } problem
-                ? RewardGroup.FromCompletions(g.RolloutId, problem, completions, s.PolicyVersion, task.Tokenizer as Environments.Arithmetic.CharTokenizer)
+                ? RewardGroup.FromCompletions(g.RolloutId, problem, completions, s.PolicyVersion, task.Tokenizer)
                 : RewardGroup.FromRow(g.RolloutId, task.Row(g.ProblemIndex), completions, s.PolicyVersion, task.Tokenizer, task.Jsonl?.Verifier);
         }).ToArray();
         long id = nextRequest++;

@@ -222,8 +222,14 @@ public sealed class TaskRuntime
     {
         if (Jsonl is not { } j) return (0, 0);
         if (pretrained is null) return (j.LongestPrompt, j.Options.SolutionField is null ? 0 : j.LongestPrompt + j.LongestSolution + 1);
-        int prompt = j.Train.Rows.Concat(j.Test.Rows).Max(r => PromptIds(r).Length);
-        int both = j.Options.SolutionField is null ? 0 : j.Train.Rows.Max(r => PromptIds(r).Length + SolutionIds(r)!.Length);
+        int prompt = 0, both = 0;
+        foreach (var r in j.Train.Rows)
+        {
+            int p = PromptIds(r).Length;
+            prompt = Math.Max(prompt, p);
+            if (SolutionIds(r) is { } s) both = Math.Max(both, p + s.Length);
+        }
+        foreach (var r in j.Test.Rows) prompt = Math.Max(prompt, PromptIds(r).Length);
         return (prompt, both);
     }
 }

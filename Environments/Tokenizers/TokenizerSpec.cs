@@ -53,7 +53,7 @@ public sealed record TokenizerSpec
     /// </summary>
     public (HfTokenizer Tokenizer, PromptTemplate Template) Open()
     {
-        var opened = Opened.GetOrAdd(this with { Sha256 = null }, spec => new Lazy<(HfTokenizer, PromptTemplate, string)>(spec.Load)).Value;
+        var opened = Loaded();
         if (Sha256 is not null && !string.Equals(Sha256, opened.Sha, StringComparison.OrdinalIgnoreCase))
             throw new Tasks.TaskDataException($"{Directory}: the tokenizer files' SHA-256 {opened.Sha} on this node differs from {Sha256} on the host; " +
                                               "the model directory must be the same at the same path on every node");
@@ -61,7 +61,11 @@ public sealed record TokenizerSpec
     }
 
     /// <summary>This spec with the SHA-256 of the files on this node (what the host sends to the others).</summary>
-    public TokenizerSpec Pinned() => this with { Sha256 = Opened.GetOrAdd(this with { Sha256 = null }, spec => new Lazy<(HfTokenizer, PromptTemplate, string)>(spec.Load)).Value.Sha };
+    public TokenizerSpec Pinned() => this with { Sha256 = Loaded().Sha };
+
+    // The files as this process read them (once per spec, whatever its pinned hash).
+    private (HfTokenizer Tokenizer, PromptTemplate Template, string Sha) Loaded() =>
+        Opened.GetOrAdd(this with { Sha256 = null }, spec => new Lazy<(HfTokenizer, PromptTemplate, string)>(spec.Load)).Value;
 
     private (HfTokenizer, PromptTemplate, string) Load()
     {

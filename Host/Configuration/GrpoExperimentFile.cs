@@ -300,9 +300,8 @@ public static class GrpoExperimentFile
         catch (ArgumentException e) { throw new ConfigError($"{origin}: {e.Message}"); }
         catch (InvalidDataException e) { throw new ConfigError($"model.path: {e.Message}"); }
         catch (Environments.Tasks.TaskDataException e) { throw new ConfigError($"model.tokenizer: {e.Message}"); }
-        var (vocab, _) = tokenizer.Open();
-        if (vocab.VocabSize > config.VocabSize)
-            throw new ConfigError($"model.tokenizer: {tokenizer.Directory} has {vocab.VocabSize} ids but {h.Path}/config.json has vocab_size {config.VocabSize}");
+        try { Policies.Hf.HfPretrained.CheckVocabulary(tokenizer.Open().Tokenizer, config, tokenizer.Directory); }
+        catch (InvalidDataException e) { throw new ConfigError($"model.tokenizer: {e.Message}"); }
         return exp with { Options = exp.Options with { Pretrained = pretrained, Tokenizer = tokenizer, Model = exp.Options.Model with { Context = config.MaxPositionEmbeddings } } };
     }
 

@@ -78,7 +78,7 @@ internal sealed class GrpoRun(GrpoExperiment exp) : IRunnableExperiment
         {
             var o = exp.Options;
             string task = o.Data is { } d ? $"task {d.Train} ({d.Verifier} verifier{(d.SolutionField is null ? ", no SFT: no task.solution-field" : "")})" : $"task {o.Task.MinOps}-{o.Task.MaxOps} ops";
-            string model = o.Pretrained is { } p ? $"{p.Path} ({p.Config()}, {p.Config().ParameterCount():N0} params, {p.Dtype})" : $"d{o.Model.DModel}x{o.Model.Layers}";
+            string model = o.Pretrained?.Describe() ?? $"d{o.Model.DModel}x{o.Model.Layers}";
             return $"experiment {exp.Name}: model {model}, {task}, " +
                    $"SFT {o.Sft.Steps} steps, {o.Algorithm.ToUpperInvariant()} {o.GrpoSteps} steps of {o.Grpo.PromptsPerStep}x{o.Grpo.GroupSize}, " +
                    $"{(exp.Runtime.MaxStaleness == 0 ? "synchronous" : $"asynchronous (max-staleness {exp.Runtime.MaxStaleness})")}, " +

@@ -23,10 +23,16 @@ public static class HfPretrained
         string? tokenizerDirectory = null)
     {
         var tokenizer = HfTokenizer.FromDirectory(tokenizerDirectory ?? directory);
-        var config = HfConfig.Load(Path.Combine(directory, HfCheckpoint.ConfigFile));
-        if (tokenizer.VocabSize > config.VocabSize)
-            throw new InvalidDataException($"{tokenizerDirectory ?? directory}: the tokenizer has {tokenizer.VocabSize} ids but the model's vocab_size is {config.VocabSize}");
+        CheckVocabulary(tokenizer, HfConfig.Load(Path.Combine(directory, HfCheckpoint.ConfigFile)), tokenizerDirectory ?? directory);
         return (HfCheckpoint.Load(directory, dtype, device), tokenizer);
+    }
+
+    /// <summary>A tokenizer with ids the model has no rows for throws <see cref="InvalidDataException"/> naming
+    /// <paramref name="tokenizerDirectory"/> and both sizes.</summary>
+    public static void CheckVocabulary(ITokenizer tokenizer, HfConfig config, string tokenizerDirectory)
+    {
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new InvalidDataException($"{tokenizerDirectory}: the tokenizer has {tokenizer.VocabSize} ids but the model's vocab_size is {config.VocabSize}");
     }
 
     /// <summary>

@@ -25,6 +25,13 @@ public sealed record PretrainedModel(string Path, string Dtype = "float32")
     /// <exception cref="InvalidDataException">It is missing or invalid (the message names the file and key).</exception>
     public HfConfig Config() => HfConfig.Load(System.IO.Path.Combine(Path, HfCheckpoint.ConfigFile));
 
+    /// <summary>"path (config, N params, dtype)", as run headers print it (reads config.json once).</summary>
+    public string Describe()
+    {
+        var c = Config();
+        return $"{Path} ({c}, {c.ParameterCount():N0} params, {Dtype})";
+    }
+
     /// <summary>Loads the pretrained weights (every tensor checked by name, shape and dtype before any is read).</summary>
     public HfDecoderLm Load(Device device) => HfCheckpoint.Load(Path, HfConfig.DtypeOf(Dtype, "model.dtype"), device);
 }

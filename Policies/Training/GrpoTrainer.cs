@@ -143,14 +143,13 @@ public sealed class GrpoTrainer : IDisposable
         }
         Tokenizer = rlRows?.Tokenizer ?? CharTokenizer.Default;
         var device = TorchSharp.torch.device(options.Device);
-        Policy = options.Pretrained is { } pretrained
-            ? pretrained.Load(device)
-            : new TransformerLm(model, (long)(options.Seed * 1_000_003 % long.MaxValue), device);
-        if (Tokenizer.VocabSize > Policy.VocabSize)
+        if (options.Pretrained is { } pretrained)
         {
-            Policy.Dispose();
-            throw new InvalidDataException($"{options.Tokenizer?.Directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model's vocab_size is {Policy.VocabSize}");
+            // Checked on config.json before gigabytes of weights are read.
+            Hf.HfPretrained.CheckVocabulary(Tokenizer, pretrained.Config(), options.Tokenizer!.Directory);
+            Policy = pretrained.Load(device);
         }
+        else Policy = new TransformerLm(model, (long)(options.Seed * 1_000_003 % long.MaxValue), device);
         sftData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 1));
         rlData = new ArithmeticDataset(options.Task, SplitMix64.Stream(options.Seed, 2));
         sampler = new Generator(SplitMix64.Stream(options.Seed, 3), TorchSharp.torch.device(options.Device));

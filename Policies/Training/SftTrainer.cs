@@ -38,6 +38,10 @@ public sealed record SftOptions
 /// </summary>
 public sealed class SftTrainer : IDisposable
 {
+    /// <summary>The progress line of SFT step <paramref name="step"/> of <paramref name="steps"/>, as every runtime prints it.</summary>
+    public static string ProgressLine(int step, int steps, double loss, double seconds) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[sft]  step {step,5}/{steps}  loss {loss:F4}  ({seconds:F1} s)");
+
     private readonly ICausalLm model;
     private readonly SftOptions options;
     private readonly int eosId, padId;
